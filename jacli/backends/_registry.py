@@ -1,0 +1,95 @@
+"""Backend registry: entry points in the group ``jacli.backends``.
+
+Built-ins register exactly like plug-ins (see ``pyproject.toml``), so every test run
+exercises the plug-in path.  Loading an entry point imports only the backend's module,
+which must not import heavy libraries at module level.
+"""
+from __future__ import annotations
+
+import difflib
+from functools import lru_cache
+
+from ..errors import BackendUnavailable, UsageError
+
+GROUP = "jacli.backends"
+
+
+@lru_cache(maxsize=1)
+def _entry_points() -> dict:
+    from importlib.metadata import entry_points
+
+    eps = entry_points(group=GROUP) if _has_select() else entry_points().get(GROUP, [])
+    return {ep.name: ep for ep in eps}
+
+
+def _has_select() -> bool:
+    import sys
+    return sys.version_info >= (3, 10)
+
+
+_LOADED: dict = {}
+
+
+def backend_class(name: str):
+    """The Backend class registered under ``name``."""
+    if name in _LOADED:
+        return _LOADED[name]
+    eps = _entry_points()
+    if name not in eps:
+        close = difflib.get_close_matches(name, list(eps) + ["auto"], n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise BackendUnavailable(f"unknown backend '{name}'{hint}; available: "
+                                 f"{', '.join(['auto'] + sorted(eps))} (see `jacli backends`)")
+    try:
+        cls = eps[name].load()
+    except Exception as exc:  # a broken plug-in must not take jacli down
+        raise BackendUnavailable(f"backend '{name}' failed to load: {type(exc).__name__}: {exc}") from exc
+    _LOADED[name] = cls
+    return cls
+
+
+def backend_names() -> list:
+    """Registered backend names, built-ins first."""
+    builtin = ["sympy", "fd", "complex"]
+    names = list(_entry_points())
+    return [n for n in builtin if n in names] + sorted(n for n in names if n not in builtin)
+
+
+def parse_spec(spec: str) -> tuple:
+    """``"fd:order=4,step=1e-3"`` -> ``("fd", {"order": "4", "step": "1e-3"})``."""
+    name, _, rest = spec.strip().partition(":")
+    opts = {}
+    if rest:
+        for item in rest.split(","):
+            if not item.strip():
+                continue
+            k, eq, v = item.partition("=")
+            if not eq or not k.strip():
+                raise UsageError(f"--backend {spec!r}: options are written name=value, got {item!r}")
+            opts[k.strip()] = v.strip()
+    if not name:
+        raise UsageError("--backend: empty backend name")
+    return name, opts
+
+
+def get_backend(spec="auto", model=None):
+    """A backend instance from a spec string, a class or an instance.
+
+    ``auto`` picks ``sympy`` for expression models.
+    """
+    from ._protocol import Backend
+
+    if isinstance(spec, Backend):
+        return spec
+    if isinstance(spec, type) and issubclass(spec, Backend):
+        return spec()
+    name, opts = parse_spec(spec)
+    if name == "auto":
+        if opts:
+            raise UsageError("--backend auto takes no options")
+        name = "sympy"
+    cls = backend_class(name)
+    ok, why = cls.available()
+    if not ok:
+        raise BackendUnavailable(f"backend '{name}' is not available: {why}")
+    return cls(**opts)

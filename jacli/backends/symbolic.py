@@ -1,0 +1,197 @@
+"""``sympy``: exact derivatives from jacli's expression DAG, evaluated by generated NumPy code.
+
+The derivative is exact (symbolic); evaluation is vectorised over batches of points.
+Only entries whose output structurally depends on the variable are differentiated, so a
+sparse Jacobian costs time proportional to its non-zeros.  Common subexpressions are shared
+by construction (interned DAG) and computed once in the generated code.  SymPy itself is
+used only for symbolic output (simplification, LaTeX) — see :mod:`jacli.model._sympy`.
+The backend keeps the name ``sympy`` because SymPy is the exact reference it prints through.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..model import _codegen, _expr
+from ..model._numeric import CHUNK
+from ._protocol import Backend, Block, Capabilities, Prep, make_prep
+
+
+@dataclass(frozen=True)
+class _JacData:
+    fn: object          # generated callable: values of outputs then of non-constant entries
+    rows: tuple         # entry coordinates of evaluated entries
+    cols: tuple
+    const_rows: tuple   # entries that are constants (broadcast)
+    const_cols: tuple
+    const_vals: tuple
+    structure: object   # (m, k) bool
+    m: int
+    k: int
+
+
+def sparse_jacobian_entries(model, wrt) -> list:
+    """``[(i, j, node)]`` for every structurally non-zero entry ∂f_i/∂w_j.
+
+    Forward differentiation per variable with one memo shared across outputs, visiting
+    only nodes that depend on the variable.
+    """
+    outs = [eq.expr for eq in model.outputs]
+    entries = []
+    for j, w in enumerate(wrt):
+        memo: dict = {}
+        for i, o in enumerate(outs):
+            if w in o.deps:
+                d = _expr.diff(o, w, memo)
+                if not (d.op == "const" and d.val == 0):
+                    entries.append((i, j, d))
+    entries.sort(key=lambda e: (e[0], e[1]))
+    return entries
+
+
+def symbolic_jacobian(model, wrt=None) -> list:
+    """The exact Jacobian as an m×k list of lists of expression nodes (zeros included)."""
+    wrt = tuple(wrt) if wrt is not None else tuple(model.input_names)
+    J = [[_expr.ZERO] * len(wrt) for _ in model.outputs]
+    for i, j, d in sparse_jacobian_entries(model, wrt):
+        J[i][j] = d
+    return J
+
+
+class Symbolic(Backend):
+    """Exact symbolic differentiation with generated, vectorised NumPy code."""
+
+    name = "sympy"
+    description = "exact: symbolic derivatives (jacli DAG, SymPy printing), generated NumPy code"
+    capabilities = Capabilities(exact=True, forward=True, reverse=True, sparse=True,
+                                symbolic_output=True)
+    options = ()
+
+    def prepare(self, model, op, wrt=None) -> Prep:
+        prep = make_prep(self, model, op, wrt)
+        if op == "jacobian":
+            data = self._prepare_jacobian(model, prep)
+        elif op == "jvp":
+            data = self._prepare_product(model, prep, forward=True)
+        else:
+            data = self._prepare_product(model, prep, forward=False)
+        return Prep(**{**prep.__dict__, "data": data})
+
+    # -- jacobian ------------------------------------------------------------------------
+
+    def _prepare_jacobian(self, model, prep) -> _JacData:
+        import numpy as np
+
+        from .. import _cache
+
+        key = _cache.key("sympy-jacobian", model.fingerprint, prep.wrt)
+        entry = _cache.load(key)
+        if entry is not None:
+            meta = entry["meta"]
+            gen = _codegen.Generated(source=entry["source"], name=entry["name"],
+                                     functions=frozenset(entry["functions"]), n_targets=meta["n_targets"])
+            rows, cols = tuple(meta["rows"]), tuple(meta["cols"])
+            crow, ccol, cval = tuple(meta["crows"]), tuple(meta["ccols"]), tuple(meta["cvals"])
+        else:
+            entries = sparse_jacobian_entries(model, prep.wrt)
+            var = [(i, j, d) for i, j, d in entries if d.deps]
+            con = [(i, j, d) for i, j, d in entries if not d.deps]
+            # Constant-valued entries (including pi, sqrt(2)) are evaluated once by the
+            # same code path, so exact constants like 2/3 round identically everywhere.
+            targets = [eq.expr for eq in model.outputs] + [d for _, _, d in var] + [d for _, _, d in con]
+            gen = _codegen.generate(targets, prep.symbols, name="_jac")
+            rows = tuple(i for i, _, _ in var)
+            cols = tuple(j for _, j, _ in var)
+            crow = tuple(i for i, _, _ in con)
+            ccol = tuple(j for _, j, _ in con)
+            cval = ()
+            _cache.store(key, source=gen.source, name=gen.name, functions=sorted(gen.functions),
+                         meta={"n_targets": gen.n_targets, "rows": rows, "cols": cols, "crows": crow,
+                               "ccols": ccol, "cvals": cval})
+        fn = _codegen.compile_function(gen)
+        m, k = len(prep.outputs), len(prep.wrt)
+        structure = np.zeros((m, k), dtype=bool)
+        structure[list(rows), list(cols)] = True
+        structure[list(crow), list(ccol)] = True
+        return _JacData(fn=fn, rows=rows, cols=cols, const_rows=crow, const_cols=ccol,
+                        const_vals=cval, structure=structure, m=m, k=k)
+
+    def jacobian(self, prep: Prep, A) -> Block:
+        import numpy as np
+
+        d: _JacData = prep.data
+        A = np.asarray(A, dtype=float)
+        N = A.shape[0]
+        m, k = d.m, d.k
+        value = np.empty((N, m))
+        J = np.zeros((N, m, k))
+        nvar = len(d.rows)
+        rows, cols = np.asarray(d.rows, dtype=np.intp), np.asarray(d.cols, dtype=np.intp)
+        crows, ccols = np.asarray(d.const_rows, dtype=np.intp), np.asarray(d.const_cols, dtype=np.intp)
+        with np.errstate(all="ignore"):
+            for s in range(0, N, CHUNK):
+                blk = A[s:s + CHUNK]
+                n = blk.shape[0]
+                vals = d.fn([blk[:, j] for j in range(blk.shape[1])])
+                for i in range(m):
+                    value[s:s + n, i] = vals[i]
+                if nvar:
+                    ent = np.empty((nvar, n))
+                    for e in range(nvar):
+                        ent[e] = vals[m + e]
+                    J[s:s + n, rows, cols] = ent.T
+                if len(crows):
+                    cv = np.array([float(v) for v in vals[m + nvar:]])
+                    J[s:s + n, crows, ccols] = cv
+        return Block(value=value, derivative=J, error=None, nfev=0)
+
+    def structure(self, prep: Prep):
+        return prep.data.structure if isinstance(prep.data, _JacData) else None
+
+    # -- products ------------------------------------------------------------------------
+
+    def _prepare_product(self, model, prep, *, forward: bool):
+        """Generated code for J·v (forward) or uᵀJ (reverse) with the vector as extra symbols.
+
+        The vector symbols are named ``v.0``, ``u.0``, ... which no model name can be.
+        """
+        outs = [eq.expr for eq in model.outputs]
+        if forward:
+            vs = [f"v.{j}" for j in range(len(prep.wrt))]
+            targets = []
+            for o in outs:
+                terms = []
+                for j, w in enumerate(prep.wrt):
+                    if w in o.deps:
+                        terms.append(_expr.mul(_expr.symbol(vs[j]), _expr.diff(o, w)))
+                targets.append(_expr.add(*terms) if terms else _expr.ZERO)
+        else:
+            vs = [f"u.{i}" for i in range(len(outs))]
+            s = _expr.add(*[_expr.mul(_expr.symbol(u), o) for u, o in zip(vs, outs)])
+            targets = _expr.gradient_reverse(s, list(prep.wrt))
+        gen = _codegen.generate(outs + targets, prep.symbols + tuple(vs), name="_prod")
+        return _codegen.compile_function(gen)
+
+    def _product(self, prep, A, W, width):
+        import numpy as np
+
+        A = np.asarray(A, dtype=float)
+        W = np.asarray(W, dtype=float)
+        N = A.shape[0]
+        m = len(prep.outputs)
+        value = np.empty((N, m))
+        out = np.empty((N, width))
+        with np.errstate(all="ignore"):
+            for s in range(0, N, CHUNK):
+                blk = np.concatenate([A[s:s + CHUNK], W[s:s + CHUNK]], axis=1)
+                vals = prep.data([blk[:, j] for j in range(blk.shape[1])])
+                for i in range(m):
+                    value[s:s + CHUNK, i] = vals[i]
+                for i in range(width):
+                    out[s:s + CHUNK, i] = vals[m + i]
+        return Block(value=value, derivative=out, error=None, nfev=0)
+
+    def jvp(self, prep: Prep, A, V) -> Block:
+        return self._product(prep, A, V, len(prep.outputs))
+
+    def vjp(self, prep: Prep, A, U) -> Block:
+        return self._product(prep, A, U, len(prep.wrt))
