@@ -1,0 +1,532 @@
+"""JSON and JSON Lines output (schema version 1); the format is documented in docs/json-schema.md.
+
+Numbers are written with Python's ``repr`` of the float, which is the shortest text
+that reads back as the same double: ``0.1``, ``1e-300``, ``5e-324`` and ``-0.0``
+round-trip exactly.  NaN and infinities are not JSON; they are written as ``null``
+and the point's ``status``/``message`` say why (an ``"ok"`` point that would contain
+one is reported as ``"nonfinite"`` by the renderer, so a ``null`` is never silent).
+
+Matrices are serialised row by row from NumPy arrays, with a fast path for zeros,
+instead of through :func:`json.dumps` of nested lists: a 3000×3000 Jacobian that is
+mostly zeros takes a few tens of milliseconds.
+
+Shapes
+------
+* one point (``--at`` or the nominal point): one object, :func:`point_document`;
+* several points with ``--format json``: one object with a ``points`` array,
+  streamed by :class:`JsonWriter`;
+* ``--format jsonl``: one compact self-contained object per line, :class:`JsonlWriter`.
+"""
+from __future__ import annotations
+
+import json as _json
+import math
+from typing import IO, Iterator, Optional, Sequence
+
+import numpy as np
+
+from jacli.results import Result, Status
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "JsonWriter",
+    "JsonlWriter",
+    "batch_document",
+    "iter_lines",
+    "point_document",
+    "point_line",
+    "symbolic_document",
+]
+
+SCHEMA_VERSION = 1
+
+# Keys that describe the whole run; in the batch shape they appear once, at the top.
+HEADER_KEYS = ("schema", "command", "model", "backend", "symbolic", "inputs", "outputs",
+               "params", "exact", "nfev")
+# Keys that describe one point; in the batch shape each element of "points" has these.
+POINT_KEYS = ("index", "at", "value", "jacobian", "error", "status", "message")
+
+
+# --------------------------------------------------------------------------- numbers
+
+
+def _num(x: float) -> str:
+    """One float as JSON text (``null`` when not finite)."""
+    x = float(x)
+    return repr(x) if math.isfinite(x) else "null"
+
+
+def _str(s) -> str:
+    return _json.dumps(s)
+
+
+_ZERO_ROWS: dict = {}
+
+
+def _zero_row(n: int, sep: str) -> str:
+    key = (n, sep)
+    row = _ZERO_ROWS.get(key)
+    if row is None:
+        row = _ZERO_ROWS[key] = "[" + sep.join(["0.0"] * n) + "]"
+        if len(_ZERO_ROWS) > 64:
+            _ZERO_ROWS.clear()
+    return row
+
+
+def _row_strings(mat, sep: str = ", ") -> list:
+    """Each row of a 2-D float array as JSON array text.
+
+    Zeros (+0.0) take a shared cached string; only the other entries go through
+    ``repr``.  Non-finite entries become ``null``; ``-0.0`` keeps its sign.
+    """
+    a = np.ascontiguousarray(mat, dtype=np.float64)
+    if a.ndim != 2:
+        raise ValueError(f"expected a 2-D array, got shape {a.shape}")
+    m, n = a.shape
+    if n == 0:
+        return ["[]"] * m
+    # Entries that are not a plain +0.0 (nonzero, NaN, -0.0) are exactly those whose
+    # bit pattern is not all zeros: one comparison instead of three.
+    special = a.view(np.int64) != 0
+    counts = special.sum(axis=1)
+    nonfinite_rows = ~np.isfinite(a).all(axis=1)
+    zero = _zero_row(n, sep)
+    zeros = zero[1:-1] + sep        # "0.0, " * n
+    w = 3 + len(sep)
+    out = []
+    for i in range(m):
+        k = counts[i]
+        if k == 0:
+            out.append(zero)
+            continue
+        row = a[i]
+        if k * 4 >= n:
+            parts = list(map(repr, row.tolist()))     # dense row: repr everything (C loop)
+            if nonfinite_rows[i]:
+                for j in np.flatnonzero(~np.isfinite(row)).tolist():
+                    parts[j] = "null"
+            out.append("[" + sep.join(parts) + "]")
+        else:
+            # Sparse row: runs of zeros are slices of one cached "0.0, 0.0, ..." string.
+            idx = np.flatnonzero(special[i])
+            pieces = ["["]
+            prev = 0
+            for j, v in zip(idx.tolist(), row[idx].tolist()):
+                pieces.append(zeros[:w * (j - prev)])
+                pieces.append(repr(v) if math.isfinite(v) else "null")
+                pieces.append(sep)
+                prev = j + 1
+            if prev < n:
+                pieces.append(zeros[:w * (n - prev) - len(sep)])
+            else:
+                pieces.pop()
+            pieces.append("]")
+            out.append("".join(pieces))
+    return out
+
+
+def _vector(v, sep: str = ", ") -> str:
+    a = np.asarray(v, dtype=np.float64).reshape(1, -1)
+    return _row_strings(a, sep)[0]
+
+
+# Big values travel as lists of string chunks so that a matrix of tens of megabytes is
+# copied once (into the final document) or not at all (written chunk by chunk).
+
+
+def _matrix(mat, sep: str, indent: str) -> list:
+    rows = _row_strings(mat, sep)
+    if not rows:
+        return ["[]"]
+    chunks = ["[\n" + indent if indent else "["]
+    between = ",\n" + indent if indent else sep
+    for r in rows:
+        chunks.append(r)
+        chunks.append(between)
+    chunks[-1] = "\n" + indent[:-2] + "]" if indent else "]"
+    return chunks
+
+
+def _obj(pairs, sep: str = ", ", colon: str = ": ") -> str:
+    return "{" + sep.join(f"{_str(k)}{colon}{v}" for k, v in pairs) + "}"
+
+
+def _obj_chunks(pairs, sep: str, colon: str) -> list:
+    """Like :func:`_obj`, for values that are strings or lists of chunks."""
+    chunks = ["{"]
+    for k, v in pairs:
+        chunks.append(f"{_str(k)}{colon}")
+        if isinstance(v, list):
+            chunks.extend(v)
+        else:
+            chunks.append(v)
+        chunks.append(sep)
+    chunks[-1] = "}"
+    return chunks
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+def _all_finite(*arrays) -> bool:
+    return all(a is None or bool(np.isfinite(a).all()) for a in arrays)
+
+
+def _status(result: Result, i: int, nulls: bool) -> tuple:
+    """(status label, message) for point i, promoting a silent non-finite OK to "nonfinite"."""
+    code = Status(int(result.status[i]))
+    msg = result.messages[i] if i < len(result.messages) else None
+    if code == Status.OK and nulls:
+        return Status.NONFINITE.label, ("non-finite numbers (NaN or infinity) in the result were "
+                                        "written as null")
+    return code.label, msg
+
+
+def _sparsity(result: Result, i: int, sep: str, colon: str) -> str:
+    """The sparsity object of point i (see docs/json-schema.md)."""
+    if result.structure is not None:
+        pattern = np.asarray(result.structure, dtype=bool)
+        source = "structural"
+    else:
+        d = np.asarray(result.derivative[i], dtype=np.float64)
+        pattern = (d != 0.0)            # NaN counts as non-zero: it is not known to be zero
+        source = "numerical"
+    m, n = pattern.shape
+    k = int(pattern.sum())
+    density = k / (m * n) if m * n else 0.0
+    rows = "[" + sep.join("[" + sep.join(map(str, np.flatnonzero(r).tolist())) + "]"
+                          for r in pattern) + "]"
+    return _obj([("source", _str(source)), ("nonzeros", str(k)), ("density", repr(float(density))),
+                 ("shape", f"[{m}{sep}{n}]"), ("pattern", rows)], sep, colon)
+
+
+def _header_pairs(result: Result, model: str, command: Optional[str], sep: str, colon: str) -> list:
+    params = _obj([(k, _num(v)) for k, v in result.params.items()], sep, colon)
+    return [
+        ("schema", str(SCHEMA_VERSION)),
+        ("command", _str(command or result.op)),
+        ("model", _str(model)),
+        ("backend", _str(result.backend)),
+        ("symbolic", "false"),
+        ("inputs", "[" + sep.join(map(_str, result.wrt)) + "]"),
+        ("outputs", "[" + sep.join(map(_str, result.outputs)) + "]"),
+        ("params", params),
+        ("exact", "true" if result.exact else "false"),
+        ("nfev", str(int(result.nfev))),
+    ]
+
+
+def _point_pairs(result: Result, i: int, *, sep: str, colon: str, indent: str,
+                 index: Optional[int], sparsity: bool) -> list:
+    at = np.asarray(result.at[i], dtype=np.float64)
+    value = np.asarray(result.value[i], dtype=np.float64)
+    jac = np.asarray(result.derivative[i], dtype=np.float64)
+    err = None if result.error is None else np.asarray(result.error[i], dtype=np.float64)
+    nulls = not _all_finite(value, jac, err)
+    status, message = _status(result, i, nulls)
+    at_obj = _obj([(name, _num(x)) for name, x in zip(result.inputs, at.tolist())], sep, colon)
+    pairs = [] if index is None else [("index", str(int(index)))]
+    pairs += [
+        ("at", at_obj),
+        ("value", _vector(value, sep)),
+        ("jacobian", _matrix(jac, sep, indent)),
+        ("error", "null" if err is None else _matrix(err, sep, indent)),
+        ("status", _str(status)),
+        ("message", "null" if message is None else _str(message)),
+    ]
+    if sparsity:
+        pairs.append(("sparsity", _sparsity(result, i, sep, colon)))
+    return pairs
+
+
+def _pretty(pairs) -> list:
+    """Chunks of an object with one top-level key per line."""
+    chunks = ["{\n"]
+    for k, v in pairs:
+        chunks.append(f"  {_str(k)}: ")
+        if isinstance(v, list):
+            chunks.extend(v)
+        else:
+            chunks.append(v)
+        chunks.append(",\n")
+    chunks[-1] = "\n}\n"
+    return chunks
+
+
+def _point_document_chunks(result, i, model, command, sparsity) -> list:
+    pairs = _header_pairs(result, model, command, ", ", ": ")
+    pairs += _point_pairs(result, i, sep=", ", colon=": ", indent="    ", index=None,
+                          sparsity=sparsity)
+    return _pretty(pairs)
+
+
+def _point_line_chunks(result, i, model, index, command, sparsity) -> list:
+    pairs = _header_pairs(result, model, command, ",", ":")
+    pairs += _point_pairs(result, i, sep=",", colon=":", indent="", index=index,
+                          sparsity=sparsity)
+    chunks = _obj_chunks(pairs, ",", ":")
+    chunks.append("\n")
+    return chunks
+
+
+# --------------------------------------------------------------------------- public
+
+
+def point_document(result: Result, i: int = 0, *, model: str, command: Optional[str] = None,
+                   sparsity: bool = False) -> str:
+    """The single-point JSON document for point ``i`` of ``result``.
+
+    Keys in order: ``schema, command, model, backend, symbolic, inputs, outputs, params,
+    exact, nfev, at, value, jacobian, error, status, message`` and, with ``sparsity``,
+    ``sparsity``.  Top-level keys and matrix rows are one per line.
+
+    Parameters
+    ----------
+    result : Result
+        A Jacobian result.
+    i : int
+        Which point.
+    model : str
+        The model's name.
+    command : str, optional
+        The command name; default ``result.op``.
+    sparsity : bool
+        Add the ``sparsity`` object.
+
+    Returns
+    -------
+    str
+        The document, ending with a newline.
+
+    Examples
+    --------
+    >>> import json, numpy as np
+    >>> from jacli.results import Result
+    >>> r = Result(op="jacobian", backend="sympy", exact=True, inputs=("x",), wrt=("x",),
+    ...            outputs=("y",), at=np.array([[0.1]]), value=np.array([[np.nan]]),
+    ...            derivative=np.array([[[-0.0]]]), error=None, status=np.array([2]),
+    ...            messages=("log(x): x <= 0",), nfev=0)
+    >>> doc = json.loads(point_document(r, model="m"))
+    >>> doc["at"], doc["value"], doc["jacobian"], doc["status"]
+    ({'x': 0.1}, [None], [[-0.0]], 'domain_error')
+    """
+    return "".join(_point_document_chunks(result, i, model, command, sparsity))
+
+
+def point_line(result: Result, i: int = 0, *, model: str, index: Optional[int] = None,
+               command: Optional[str] = None, sparsity: bool = False) -> str:
+    """Point ``i`` as one compact, self-contained JSON Lines record (with newline).
+
+    Same keys as :func:`point_document` plus ``index`` (0-based position of the point
+    in its source; default ``i``), all on one line without spaces.
+    """
+    return "".join(_point_line_chunks(result, i, model, i if index is None else index,
+                                      command, sparsity))
+
+
+def batch_document(result: Result, *, model: str, command: Optional[str] = None,
+                   sparsity: bool = False) -> str:
+    """All points of ``result`` as one batch JSON document (see :class:`JsonWriter`)."""
+    import io
+
+    buf = io.StringIO()
+    w = JsonWriter(buf, model=model, command=command, sparsity=sparsity, single=False)
+    w.write(result)
+    w.close()
+    return buf.getvalue()
+
+
+class JsonWriter:
+    """Streams ``--format json`` output to a text file as results arrive.
+
+    With ``single=True`` the output is the single-point document
+    (:func:`point_document`) and exactly one point must be written.  Otherwise it is
+    the batch document::
+
+        {
+          "schema": 1, ... header keys ...,
+          "points": [
+            {"index":0,"at":{...},"value":[...],"jacobian":[[...]],"error":null,"status":"ok","message":null},
+            ...
+          ],
+          "summary": {"points": 2, "ok": 2, "failed": 0}
+        }
+
+    with one compact point per line, written as soon as its chunk is given to
+    :meth:`write`.  Which shape to use depends on how the points were given (one
+    ``--at`` point or a points file), never on how many there turned out to be.
+
+    Parameters
+    ----------
+    fp : text file
+        Where to write (e.g. from :func:`jacli._io.atomic_open`).
+    model : str
+        The model's name.
+    single : bool
+        Single-point shape.
+    command : str, optional
+        Command name; default the result's ``op``.
+    sparsity : bool
+        Add a ``sparsity`` object to each point.
+    """
+
+    def __init__(self, fp: IO[str], *, model: str, single: bool = False,
+                 command: Optional[str] = None, sparsity: bool = False):
+        self.fp, self.model, self.single = fp, model, single
+        self.command, self.sparsity = command, sparsity
+        self.count = self.ok = 0
+        self._closed = False
+
+    def write(self, result: Result) -> None:
+        """Write every point of ``result`` (a chunk of the run)."""
+        if self.single:
+            if self.count + len(result) > 1:
+                raise ValueError("JsonWriter(single=True) got more than one point")
+            for i in range(len(result)):
+                self.fp.writelines(_point_document_chunks(result, i, self.model, self.command,
+                                                          self.sparsity))
+                self._count(result, i)
+            return
+        for i in range(len(result)):
+            if self.count == 0:
+                head = _header_pairs(result, self.model, self.command, ", ", ": ")
+                self.fp.write("{\n" + "".join(f"  {_str(k)}: {v},\n" for k, v in head)
+                              + '  "points": [\n')
+            else:
+                self.fp.write(",\n")
+            pairs = _point_pairs(result, i, sep=",", colon=":", indent="", index=self.count,
+                                 sparsity=self.sparsity)
+            self.fp.write("    ")
+            self.fp.writelines(_obj_chunks(pairs, ",", ":"))
+            self._count(result, i)
+
+    def _count(self, result: Result, i: int) -> None:
+        self.count += 1
+        self.ok += int(result.status[i]) == Status.OK
+
+    def close(self) -> None:
+        """Finish the document (does not close ``fp``).  Nothing is written if no point was."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.single or self.count == 0:
+            return
+        summary = _obj([("points", str(self.count)), ("ok", str(self.ok)),
+                        ("failed", str(self.count - self.ok))])
+        self.fp.write(f'\n  ],\n  "summary": {summary}\n}}\n')
+
+
+class JsonlWriter:
+    """Streams ``--format jsonl`` output: one :func:`point_line` per point.
+
+    Parameters are as for :class:`JsonWriter` (without ``single``).
+    """
+
+    def __init__(self, fp: IO[str], *, model: str, command: Optional[str] = None,
+                 sparsity: bool = False):
+        self.fp, self.model, self.command, self.sparsity = fp, model, command, sparsity
+        self.count = 0
+
+    def write(self, result: Result) -> None:
+        """Write one line per point of ``result``."""
+        for i in range(len(result)):
+            self.fp.writelines(_point_line_chunks(result, i, self.model, self.count,
+                                                  self.command, self.sparsity))
+            self.count += 1
+
+    def close(self) -> None:
+        """Nothing to finish; present so every writer has the same interface."""
+
+
+def iter_lines(result: Result, *, model: str, command: Optional[str] = None,
+               sparsity: bool = False) -> Iterator[str]:
+    """The JSON Lines records of every point of ``result`` (each ends with a newline)."""
+    for i in range(len(result)):
+        yield point_line(result, i, model=model, index=i, command=command, sparsity=sparsity)
+
+
+# --------------------------------------------------------------------------- symbolic
+
+
+def symbolic_document(*, model: str, backend: str, inputs: Sequence[str], outputs: Sequence[str],
+                      jacobian: Sequence[Sequence[str]], value: Optional[Sequence[str]] = None,
+                      params: Optional[dict] = None, latex: Optional[Sequence[Sequence[str]]] = None,
+                      structure=None, command: str = "jacobian") -> str:
+    """The JSON document of a symbolic Jacobian (expressions instead of numbers).
+
+    Same keys as the numeric single-point document, with ``"symbolic": true``,
+    ``"jacobian"`` a matrix of expression strings, ``"value"`` the output expressions
+    (or null), ``"at"``/``"error"`` null, ``"exact": true``, ``"nfev": 0``,
+    ``"status": "ok"``; plus ``"latex"`` (same shape as ``jacobian``) when given and
+    ``"sparsity"`` when ``structure`` is given.
+
+    Parameters
+    ----------
+    model, backend : str
+        Model name and backend spec.
+    inputs, outputs : sequence of str
+        Column and row names.
+    jacobian : sequence of sequence of str
+        ``jacobian[i][j]`` is d outputs[i] / d inputs[j] as an expression string
+        (see :func:`jacli.render.text.expression_strings`).
+    value : sequence of str, optional
+        The output expressions.
+    params : dict, optional
+        Parameter values substituted (or left symbolic: then omit).
+    latex : sequence of sequence of str, optional
+        LaTeX of each entry (see :func:`jacli.render.text.latex_strings`).
+    structure : array of bool, optional
+        Structural non-zeros, shape (len(outputs), len(inputs)).
+    command : str
+        Command name.
+
+    Returns
+    -------
+    str
+        The document, ending with a newline.
+
+    Examples
+    --------
+    >>> import json
+    >>> doc = json.loads(symbolic_document(model="m", backend="sympy", inputs=["x"], outputs=["y"],
+    ...                                    jacobian=[["cos(x)"]]))
+    >>> doc["symbolic"], doc["jacobian"]
+    (True, [['cos(x)']])
+    """
+    m, n = len(outputs), len(inputs)
+    if len(jacobian) != m or any(len(r) != n for r in jacobian):
+        raise ValueError(f"symbolic_document: jacobian must be {m}x{n} (outputs x inputs)")
+
+    def smat(rows):
+        return "[\n    " + ",\n    ".join("[" + ", ".join(_str(str(e)) for e in r) + "]"
+                                          for r in rows) + "\n  ]" if rows else "[]"
+
+    pairs = [
+        ("schema", str(SCHEMA_VERSION)),
+        ("command", _str(command)),
+        ("model", _str(model)),
+        ("backend", _str(backend)),
+        ("symbolic", "true"),
+        ("inputs", "[" + ", ".join(map(_str, inputs)) + "]"),
+        ("outputs", "[" + ", ".join(map(_str, outputs)) + "]"),
+        ("params", _obj([(k, _num(v)) for k, v in (params or {}).items()])),
+        ("exact", "true"),
+        ("nfev", "0"),
+        ("at", "null"),
+        ("value", "null" if value is None else "[" + ", ".join(_str(str(e)) for e in value) + "]"),
+        ("jacobian", smat(jacobian)),
+        ("error", "null"),
+        ("status", _str("ok")),
+        ("message", "null"),
+    ]
+    if latex is not None:
+        pairs.append(("latex", smat(latex)))
+    if structure is not None:
+        s = np.asarray(structure, dtype=bool)
+        k = int(s.sum())
+        rows = "[" + ", ".join("[" + ", ".join(map(str, np.flatnonzero(r).tolist())) + "]"
+                               for r in s) + "]"
+        pairs.append(("sparsity", _obj([("source", '"structural"'), ("nonzeros", str(k)),
+                                        ("density", repr(k / s.size if s.size else 0.0)),
+                                        ("shape", f"[{m}, {n}]"), ("pattern", rows)])))
+    return "".join(_pretty(pairs))
