@@ -93,3 +93,22 @@ def get_backend(spec="auto", model=None):
     if not ok:
         raise BackendUnavailable(f"backend '{name}' is not available: {why}")
     return cls(**opts)
+
+
+def backend_info() -> list:
+    """One dict per registered backend: name, available, reason, capabilities, options."""
+    rows = []
+    for name in backend_names():
+        try:
+            cls = backend_class(name)
+        except BackendUnavailable as exc:
+            rows.append({"name": name, "available": False, "reason": str(exc), "capabilities": {},
+                         "options": [], "description": ""})
+            continue
+        ok, why = cls.available()
+        rows.append({"name": name, "available": bool(ok), "reason": why,
+                     "capabilities": cls.capabilities.as_dict(),
+                     "options": [{"name": o.name, "type": o.type.__name__, "default": o.default,
+                                  "help": o.help} for o in cls.options],
+                     "description": cls.description})
+    return rows

@@ -36,14 +36,19 @@ def sparse_jacobian_entries(model, wrt) -> list:
     only nodes that depend on the variable.
     """
     outs = [eq.expr for eq in model.outputs]
+    col = {w: j for j, w in enumerate(wrt)}
+    users: dict = {}        # variable -> outputs that depend on it (O(nnz), not O(m n))
+    for i, o in enumerate(outs):
+        for s in o.deps:
+            if s in col:
+                users.setdefault(s, []).append(i)
     entries = []
     for j, w in enumerate(wrt):
         memo: dict = {}
-        for i, o in enumerate(outs):
-            if w in o.deps:
-                d = _expr.diff(o, w, memo)
-                if not (d.op == "const" and d.val == 0):
-                    entries.append((i, j, d))
+        for i in users.get(w, ()):
+            d = _expr.diff(outs[i], w, memo)
+            if not (d.op == "const" and d.val == 0):
+                entries.append((i, j, d))
     entries.sort(key=lambda e: (e[0], e[1]))
     return entries
 

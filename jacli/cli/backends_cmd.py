@@ -1,0 +1,40 @@
+"""``jacli backends``: availability and the capability table, from the declarations."""
+from __future__ import annotations
+
+import click
+
+
+@click.command(epilog="\b\nExamples:\n  jacli backends\n  jacli backends --format json | jq '.[].name'")
+@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+def backends(fmt):
+    """List registered backends, whether each is available (and why not), and what each can do."""
+    import json
+    import sys
+
+    from ..backends import backend_info
+
+    rows = backend_info()
+    if fmt == "json":
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    caps = list(rows[0]["capabilities"]) if rows else []
+    table = Table(title="jacli backends", title_justify="left")
+    table.add_column("backend", style="bold")
+    table.add_column("available")
+    for c in caps:
+        table.add_column(c.replace("_", "\n"), justify="center")
+    table.add_column("options")
+    for r in rows:
+        avail = "yes" if r["available"] else f"[red]no[/]: {r['reason']}"
+        table.add_row(r["name"], avail, *["✓" if r["capabilities"][c] else "·" for c in caps],
+                      ", ".join(f"{o['name']}={o['default']}" for o in r["options"]) or "—")
+    console = Console()
+    console.print(table)
+    for r in rows:
+        if r.get("description"):
+            console.print(f"  [bold]{r['name']}[/]: {r['description']}")
+    return 0

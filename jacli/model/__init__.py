@@ -1,0 +1,19 @@
+"""Models: the one representation (Model), the safe parser and the loaders."""
+from ._model import Equation, Model, Position, Quantity
+
+
+def load_model(source, **kwargs):
+    """Load a model file (TOML) or ``-`` for stdin; see :func:`jacli.model._loader.load_model`."""
+    from ._loader import load_model as _load
+
+    return _load(source, **kwargs)
+
+
+def model_from_expressions(text, **kwargs):
+    """An inline model from ``"x*y, sin(x)+y"``; see :func:`jacli.model._loader.model_from_expressions`."""
+    from ._loader import model_from_expressions as _from
+
+    return _from(text, **kwargs)
+
+
+__all__ = ["Equation", "Model", "Position", "Quantity", "load_model", "model_from_expressions"]
