@@ -195,6 +195,12 @@ def _evaluate(model, be, p, X) -> Result:
     J = np.asarray(block.derivative, dtype=float)
     err = None if block.error is None else np.asarray(block.error, dtype=float)
     status, messages = point_status(model, p, A, value, J, err)
+    failed = status == Status.DOMAIN_ERROR
+    if failed.any():
+        # A derivative at a point where the model is undefined is meaningless: never report it.
+        J[failed] = np.nan
+        if err is not None:
+            err[failed] = np.nan
     return Result(op="jacobian", backend=be.spec, exact=be.capabilities.exact, inputs=model.input_names,
                   wrt=p.wrt, outputs=p.outputs, at=X, value=value, derivative=J, error=err,
                   status=status, messages=messages, nfev=block.nfev, params=model.param_values,

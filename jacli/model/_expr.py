@@ -769,7 +769,10 @@ def _str_node(node: Node, cache: dict):
 
     if op == "add":
         parts = []
-        for i, a in enumerate(node.args):
+        args = node.args
+        if args[0].op == "const" and len(args) > 1:   # x - 2 reads better than -2 + x
+            args = args[1:] + args[:1]
+        for i, a in enumerate(args):
             k, rest = _coef_rest(a)
             if i > 0 and isinstance(k, (int, float, Fraction)) and k < 0:
                 pos = _scale(-k, rest) if not (a.op == "const") else const(-a.val)
