@@ -1,0 +1,200 @@
+"""Write the benchmark models as jacli model files (TOML) into a folder.
+
+Models (none of them is committed; they are regenerated for every run):
+
+* ``bratu-N.toml`` — the 1-D Bratu residual on N interior points,
+  ``F_i = x_{i-1} - 2 x_i + x_{i+1} + h^2 lam exp(x_i)`` with ``x_0 = x_{N+1} = 0``,
+  inputs ``x1..xN`` at ``0.1 sin(pi i h)``, parameters ``h = 1/(N+1)``, ``lam = 1``.
+  Its Jacobian is tridiagonal: ``-2 + h^2 lam exp(x_i)`` on the diagonal, 1 beside it.
+* ``dense10.toml`` — a 10-input, 10-output transcendental model (sin, cos, exp, log,
+  sqrt, tanh, atan, powers and products; every output uses 3 to 5 inputs, 39 of the
+  100 Jacobian entries are structurally non-zero).  All logs and square roots stay
+  in their domain for inputs within ±40 % of the nominal point, which is where the
+  batch benchmark draws its points (:func:`dense10_points`).
+
+Also the small readers the peer benchmarks use, so that every tool starts from the
+*same* file: :func:`read_model` (TOML -> names, values, expression strings) and
+:func:`python_source` (expression strings -> a Python function over an array).
+
+Usage::
+
+    python benchmarks/gen_models.py OUTDIR [--sizes 100 1000 3000]
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import sys
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python < 3.11
+    import tomli as tomllib  # type: ignore
+
+BRATU_SIZES = (100, 1000, 3000)
+
+
+# ----------------------------------------------------------------------------- Bratu
+
+
+def bratu_toml(n: int, lam: float = 1.0) -> str:
+    h = 1.0 / (n + 1)
+    out = [f'name = "bratu-{n}"',
+           f'description = "1-D Bratu residual, {n} interior points"',
+           "", "[inputs]"]
+    for i in range(1, n + 1):
+        out.append(f"x{i} = {0.1 * math.sin(math.pi * i * h)!r}")
+    out += ["", "[parameters]", f"h = {h!r}", f"lam = {float(lam)!r}", "", "[outputs]"]
+    for i in range(1, n + 1):
+        terms = []
+        if i > 1:
+            terms.append(f"x{i - 1} ")
+        terms.append(f"-2*x{i}" if i == 1 else f"- 2*x{i}")
+        if i < n:
+            terms.append(f" + x{i + 1}")
+        terms.append(f" + h^2*lam*exp(x{i})")
+        out.append(f'F{i} = "{"".join(terms)}"')
+    return "\n".join(out) + "\n"
+
+
+def bratu_jacobian_exact(n: int, lam: float = 1.0):
+    """Dense reference Jacobian at the nominal point (numpy)."""
+    import numpy as np
+    h = 1.0 / (n + 1)
+    x = 0.1 * np.sin(np.pi * np.arange(1, n + 1) * h)
+    J = np.zeros((n, n))
+    idx = np.arange(n)
+    J[idx, idx] = -2.0 + h * h * lam * np.exp(x)
+    J[idx[:-1], idx[:-1] + 1] = 1.0
+    J[idx[1:], idx[1:] - 1] = 1.0
+    return J
+
+
+# ----------------------------------------------------------------------------- dense 10 x 10
+
+DENSE10_INPUTS = {
+    "x1": 0.8, "x2": 1.3, "x3": 0.6, "x4": 1.7, "x5": 1.1,
+    "x6": 0.4, "x7": 1.5, "x8": 2.2, "x9": 0.9, "x10": 1.2,
+}
+DENSE10_PARAMS = {"k1": 0.5, "k2": 2.0, "k3": 0.25}
+DENSE10_OUTPUTS = {
+    "y1": "sin(x1)*exp(-k1*x2) + x3^2*log(1 + x4)",
+    "y2": "sqrt(x2^2 + x5^2)*tanh(x1 - x6)",
+    "y3": "exp(k3*x3*x7)/(1 + x8^2) + cos(x2*x9)",
+    "y4": "log(x4 + x5 + x10)*sin(x6*x3) + x4*x10",
+    "y5": "x5*x6*exp(-x7) + sqrt(x8)*tanh(k2*x9)",
+    "y6": "tanh(x1*x10) + log(1 + x2*x3)*x6 - atan(x6 - x1)",
+    "y7": "sqrt(1 + x7^2 + x8^2)*cos(x1) - exp(k1*(x4 - x9))",
+    "y8": "x8*log(x9 + x2) + sin(x10 + x2)*exp(-x5^2)",
+    "y9": "(x1 + x3 + x5)^2/(1 + exp(-x7)) + k2*sqrt(x10)",
+    "y10": "sin(x4)*cos(x6)*sqrt(x8*x10) + tanh(x2 - x3)^2",
+}
+
+
+def dense10_toml() -> str:
+    out = ['name = "dense10"',
+           'description = "10 inputs, 10 outputs, transcendental, 3-5 inputs per output"',
+           "", "[inputs]"]
+    out += [f"{k} = {v!r}" for k, v in DENSE10_INPUTS.items()]
+    out += ["", "[parameters]"] + [f"{k} = {v!r}" for k, v in DENSE10_PARAMS.items()]
+    out += ["", "[outputs]"] + [f'{k} = "{v}"' for k, v in DENSE10_OUTPUTS.items()]
+    return "\n".join(out) + "\n"
+
+
+def dense10_points(n: int, seed: int = 0):
+    """(n, 10) points uniformly within ±40 % of the nominal point."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    x0 = np.array(list(DENSE10_INPUTS.values()))
+    return x0 * rng.uniform(0.6, 1.4, size=(n, x0.size))
+
+
+# ----------------------------------------------------------------------------- readers
+
+
+def read_model(path: str):
+    """``(name, inputs, params, outputs)`` of a model file; dicts keep file order."""
+    with open(path, "rb") as f:
+        d = tomllib.load(f)
+    return (d.get("name", os.path.basename(path)), dict(d.get("inputs", {})),
+            dict(d.get("parameters", {})), dict(d.get("outputs", {})))
+
+
+_POW = re.compile(r"\^")
+
+
+def py_expr(text: str) -> str:
+    """Model expression text -> Python expression text (``^`` -> ``**``)."""
+    return _POW.sub("**", text)
+
+
+def python_source(inputs, params, outputs, module: str = "np", fname: str = "F",
+                  stack: str = "stack") -> str:
+    """Source of ``def F(x, p)`` returning the outputs, for any numpy-like ``module``.
+
+    ``x`` and ``p`` are indexed on their first axis (``x[0]`` is the first input), so the
+    same source serves one point (shape (n,)) and, with ``x`` transposed, many.
+    """
+    lines = [f"def {fname}(x, p):"]
+    lines += [f"    {name} = x[{i}]" for i, name in enumerate(inputs)]
+    lines += [f"    {name} = p[{i}]" for i, name in enumerate(params)]
+    body = ", ".join(py_expr(t) for t in outputs.values())
+    lines.append(f"    return {module}.{stack}([{body}])")
+    return "\n".join(lines) + "\n"
+
+
+MATH_FUNCTIONS = ("sin", "cos", "tan", "exp", "log", "sqrt", "tanh", "sinh", "cosh", "atan")
+
+
+def math_namespace(module, **extra) -> dict:
+    """``{"sin": module.sin, ..., "atan": module.atan or module.arctan}``."""
+    ns = {}
+    for name in MATH_FUNCTIONS:
+        f = getattr(module, name, None)
+        if f is None and name == "atan":
+            f = getattr(module, "arctan")
+        ns[name] = f
+    ns.update(extra)
+    return ns
+
+
+def compile_function(src: str, namespace: dict, fname: str = "F"):
+    """Compile :func:`python_source` output with ``namespace`` as its globals."""
+    ns = dict(namespace)
+    exec(compile(src, "<model>", "exec"), ns)
+    return ns[fname]
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def write_all(outdir: str, sizes=BRATU_SIZES, extra_bratu=()) -> dict:
+    """Write the models; return ``{"bratu": {n: path}, "dense10": path}``."""
+    os.makedirs(outdir, exist_ok=True)
+    paths = {"bratu": {}, "dense10": os.path.join(outdir, "dense10.toml")}
+    for n in sorted(set(sizes) | set(extra_bratu)):
+        p = os.path.join(outdir, f"bratu-{n}.toml")
+        with open(p, "w") as f:
+            f.write(bratu_toml(n))
+        paths["bratu"][n] = p
+    with open(paths["dense10"], "w") as f:
+        f.write(dense10_toml())
+    return paths
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("outdir")
+    ap.add_argument("--sizes", type=int, nargs="+", default=list(BRATU_SIZES))
+    a = ap.parse_args(argv)
+    paths = write_all(a.outdir, a.sizes)
+    for n, p in paths["bratu"].items():
+        print(p)
+    print(paths["dense10"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
