@@ -154,6 +154,8 @@ __all__ = [
 
 _EPS = float(np.finfo(np.float64).eps)
 _TINY = float(np.finfo(np.float64).tiny)
+#: Absolute rounding floor of a function value (subnormals have absolute spacing 2**-1074).
+_ABS_FLOOR = 4.0 * 2.0 ** -1074
 
 #: Default elements (``n * K``) of one stacked input array passed to ``f``.
 _DEFAULT_CHUNK_ELEMENTS = 1 << 22
@@ -429,12 +431,12 @@ def _select(D, bad, fmax, cond, h, st: Stencil, safety, rho, drop_nonfinite, abs
         D0 = np.where(bad, 0.0, D)
         F0 = np.where(bad, 0.0, fmax)
         scale = (rho / h)[..., None]
-        cond = cond if absn is None else cond + absn / rho
+        cond = cond + (_ABS_FLOOR if absn is None else absn + _ABS_FLOOR) / rho
         T = D0 @ st.W.T
         trunc = np.maximum(np.abs(D0 @ st.E1.T), np.abs(D0 @ st.E2.T))
         trunc = safety * np.maximum(trunc, np.abs(D0 @ st.E3.T))
         noise = scale * (F0 @ st.noise.T + cond[..., None] * st.noise.sum(axis=1))
-        noise = noise + 2.0 * _EPS * np.abs(T)
+        noise = noise + 2.0 * _EPS * np.abs(T) + _ABS_FLOOR
         err = trunc + noise
         badc = (bad.astype(np.float64) @ st.support.T.astype(np.float64)) > 0
         if not drop_nonfinite:
