@@ -8,6 +8,7 @@ from .errors import PointsFailed, UsageError
 from .results import Result, Status
 
 _DIAGNOSE_PER_BATCH = 50   # points per batch whose failure is traced to the failing function
+UNRELIABLE_REL = 1e-4      # error estimate / row scale above which a numeric result is not "ok"
 
 
 def _as_model(model, params):
@@ -241,6 +242,19 @@ def point_status(model, p, A, value, D, err=None):
         for i in np.flatnonzero(nc):
             status[i] = Status.NOT_CONVERGED
             messages[i] = "the error estimate is not finite: the model is not smooth or not finite near this point"
+        # An estimate above UNRELIABLE_REL of its row's scale means the differences did not
+        # settle (a singularity or kink within the step): say so instead of reporting "ok".
+        Dm = D.reshape(N, D.shape[1], -1) if D.ndim == 3 else D.reshape(N, 1, -1)
+        Em = err.reshape(Dm.shape)
+        with np.errstate(all="ignore"):
+            scale = np.abs(Dm).max(axis=2, keepdims=True)
+            ratio = np.where(scale > 0, Em / scale, Em)
+        worst = np.nan_to_num(ratio, nan=0.0, posinf=0.0).reshape(N, -1).max(axis=1)
+        for i in np.flatnonzero((worst > UNRELIABLE_REL) & (status == 0)):
+            status[i] = Status.NOT_CONVERGED
+            messages[i] = (f"the error estimate is {worst[i]:.1e} of the derivative's scale: the "
+                           "result is unreliable (a singularity or kink near this point?); try "
+                           "--backend sympy or complex")
     return status, tuple(messages)
 
 

@@ -317,13 +317,9 @@ def test_sample_loads_with_expected_names(name):
 
 
 # Known library shortcomings, as (sample, backend, point): strict xfail, so the day the library
-# is fixed the XPASS fails and the entry must be removed.
-KNOWN_ISSUES = {
-    ("van_der_waals", "fd", "other"): "fd steps are scaled by max(|x|, typical_x=1), not by the input's "
-    "natural size: for Vm = 2.5e-4 m^3/mol (pole at Vm = b = 4.3e-5) dP/dVm comes out 20 % off, with "
-    "an error estimate larger than the value, yet status 0 (ok)",
-}
-KNOWN_ISSUES[("van_der_waals", "fd", "batch")] = KNOWN_ISSUES[("van_der_waals", "fd", "other")]
+# is fixed the XPASS fails and the entry must be removed.  (None at the moment: the fd step
+# floor now follows each input's nominal magnitude, which fixed van_der_waals at Vm = 2.5e-4.)
+KNOWN_ISSUES: dict = {}
 
 
 def _jacobian_cases():

@@ -43,22 +43,30 @@ class FiniteDiff(Backend):
     def prepare(self, model, op, wrt=None) -> Prep:
         from ..model._numeric import model_function
 
+        import numpy as np
+
         prep = make_prep(self, model, op, wrt)
         F = model_function(model)
-        return Prep(**{**prep.__dict__, "data": F})
+        # The natural scale of each symbol sets the floor of its step (h ~ rel * max(|x|, typ)):
+        # the nominal magnitude, else sigma, else 1.  A default of 1 for every variable would
+        # step right over the features of a quantity of size 1e-4.
+        typ = []
+        for q in tuple(model.inputs) + tuple(model.parameters):
+            typ.append(abs(q.value) if q.value else (q.sigma if q.sigma else 1.0))
+        return Prep(**{**prep.__dict__, "data": (F, np.asarray(typ, dtype=float))})
 
     def jvp(self, prep: Prep, A, V) -> Block:
         import numpy as np
 
         from ._fdcore import fd_jvp
 
-        F = prep.data
+        F, typ = prep.data
         A = np.asarray(A, dtype=float)
         N, s = A.shape
         D = np.zeros((N, s))
         D[:, list(prep.wrt_idx)] = V
         value = F(A)
-        jv, err, nfev = fd_jvp(lambda X: F(X.T).T, A, D, **self._kw())
+        jv, err, nfev = fd_jvp(lambda X: F(X.T).T, A, D, typical_x=typ, **self._kw())
         return Block(value=value, derivative=jv, error=err, nfev=nfev + 1)
 
     def jacobian(self, prep: Prep, A) -> Block:
@@ -66,13 +74,13 @@ class FiniteDiff(Backend):
 
         from ._fdcore import fd_jacobian, fd_jvp
 
-        F = prep.data
+        F, typ = prep.data
         A = np.asarray(A, dtype=float)
         N, s = A.shape
         value = F(A)
         f = lambda X: F(X.T).T  # noqa: E731 - fd core wants (n, K) -> (m, K)
         if len(prep.wrt_idx) == s:
-            J, err, nfev = fd_jacobian(f, A, **self._kw())
+            J, err, nfev = fd_jacobian(f, A, typical_x=typ, **self._kw())
             J, err = J[:, :, list(prep.wrt_idx)], err[:, :, list(prep.wrt_idx)]
             return Block(value=value, derivative=J, error=err, nfev=nfev + 1)
         # A subset of the symbols (inputs only, or --wrt): one directional difference per
@@ -84,6 +92,6 @@ class FiniteDiff(Backend):
         for c, j in enumerate(prep.wrt_idx):
             D = np.zeros((N, s))
             D[:, j] = 1.0
-            J[:, :, c], err[:, :, c], nf = fd_jvp(f, A, D, **self._kw())
+            J[:, :, c], err[:, :, c], nf = fd_jvp(f, A, D, typical_x=typ, **self._kw())
             total += nf
         return Block(value=value, derivative=J, error=err, nfev=total)

@@ -30,6 +30,11 @@ __all__ = [
 # Bounds that keep hostile input from hanging the process.
 MAX_INT_BITS = 4096          # largest exact integer a constant may fold to
 MAX_FOLDED_EXPONENT = 10_000  # |n| of an exact constant power that is folded
+# Products with more factors than this are not flattened into their parents: the chain
+# rule through a deep composition (sin(sin(...))) builds products of growing length, and
+# flattening each would make differentiation quadratic in the depth.  Sums are always
+# flattened so that a sum has one canonical form however it was grouped.
+FLATTEN_LIMIT = 64
 
 
 class ExprError(ValueError):
@@ -283,7 +288,7 @@ def mul(*args: Node) -> Node:
     flat = []
     while stack:
         a = stack.pop()
-        if a.op == "mul":
+        if a.op == "mul" and len(a.args) <= FLATTEN_LIMIT:
             stack.extend(a.args)
         else:
             flat.append(a)
@@ -308,7 +313,7 @@ def mul(*args: Node) -> Node:
     for f in factors:
         if f.op == "const":
             c = _mul_numbers(c, f.val)
-        elif f.op == "mul":
+        elif f.op == "mul" and len(f.args) <= FLATTEN_LIMIT:
             for g in f.args:
                 if g.op == "const":
                     c = _mul_numbers(c, g.val)
@@ -466,6 +471,14 @@ def logical(op: str, *args: Node) -> Node:
         if acc.op == "const" and a.op == "const":
             acc = const(int(bool(acc.val) and bool(a.val)) if op == "and"
                         else int(bool(acc.val) or bool(a.val)))
+        elif acc.op == "const" or a.op == "const":
+            # A known operand decides or drops out: (c and 1) is c, (c or 1) is 1.
+            k, other = (acc, a) if acc.op == "const" else (a, acc)
+            truth = bool(k.val)
+            if op == "and":
+                acc = other if truth else ZERO
+            else:
+                acc = ONE if truth else other
         else:
             acc = _make("logic", (acc, a), op)
     return acc
