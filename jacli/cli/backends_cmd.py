@@ -21,20 +21,20 @@ def backends(fmt):
     from rich.console import Console
     from rich.table import Table
 
-    caps = list(rows[0]["capabilities"]) if rows else []
-    table = Table(title="jacli backends", title_justify="left")
-    table.add_column("backend", style="bold")
+    table = Table(title="jacli backends", title_justify="left", show_lines=True)
+    table.add_column("backend", style="bold", no_wrap=True)
     table.add_column("available")
-    for c in caps:
-        table.add_column(c.replace("_", "\n"), justify="center")
+    table.add_column("capabilities")
     table.add_column("options")
     for r in rows:
         avail = "yes" if r["available"] else f"[red]no[/]: {r['reason']}"
-        table.add_row(r["name"], avail, *["✓" if r["capabilities"][c] else "·" for c in caps],
-                      ", ".join(f"{o['name']}={o['default']}" for o in r["options"]) or "—")
+        caps = ", ".join(c for c, on in r["capabilities"].items() if on) or "—"
+        opts = ", ".join(f"{o['name']}={o['default']}" for o in r["options"]) or "—"
+        table.add_row(r["name"], avail, caps, opts)
     console = Console()
     console.print(table)
     for r in rows:
         if r.get("description"):
             console.print(f"  [bold]{r['name']}[/]: {r['description']}")
+    console.print("Use one with --backend NAME, options as --backend NAME:opt=value (e.g. fd:order=4).")
     return 0

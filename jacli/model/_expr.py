@@ -787,7 +787,9 @@ def _str_node(node: Node, cache: dict):
             args = args[1:] + args[:1]
         for i, a in enumerate(args):
             k, rest = _coef_rest(a)
-            if i > 0 and isinstance(k, (int, float, Fraction)) and k < 0:
+            if i > 0 and a.op == "const" and a.val < 0:
+                parts.append(f" - {_num_str(-a.val)}")
+            elif i > 0 and isinstance(k, (int, float, Fraction)) and k < 0:
                 pos = _scale(-k, rest) if not (a.op == "const") else const(-a.val)
                 s = cache.get(pos)
                 if s is None:
