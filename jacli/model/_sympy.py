@@ -26,7 +26,9 @@ def to_sympy(roots, *, params: dict | None = None):
         "log10": lambda x: sp.log(x, 10), "log2": lambda x: sp.log(x, 2), "cbrt": lambda x: sp.real_root(x, 3),
         "abs": sp.Abs, "sign": sp.sign, "min": sp.Min, "max": sp.Max,
         "hypot": lambda a, b: sp.sqrt(a ** 2 + b ** 2), "erf": sp.erf, "erfc": sp.erfc,
-        "gamma": sp.gamma, "lgamma": sp.loggamma, "floor": sp.floor, "ceil": sp.ceiling,
+        "gamma": sp.gamma,
+        "lgamma": lambda x: sp.log(sp.Abs(sp.gamma(x))),  # log|Γ(x)|, like scipy's gammaln
+        "floor": sp.floor, "ceil": sp.ceiling, "floor": sp.floor, "ceil": sp.ceiling,
         "heaviside": lambda x, h0: sp.Heaviside(x, h0), "polygamma": sp.polygamma,
         "where": lambda c, a, b: sp.Piecewise((a, c), (b, True)),
     }
