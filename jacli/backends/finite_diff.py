@@ -19,7 +19,7 @@ class FiniteDiff(Backend):
     options = (
         Option("order", int, 2, "order of the central difference formula", choices=(2, 4, 6, 8)),
         Option("rel_step", float, 0.0, "base relative step (0 = automatic)"),
-        Option("levels", int, 0, "Richardson levels (0 = automatic)"),
+        Option("levels", int, 0, "Richardson levels, 2-12 (0 = automatic)"),
     )
 
     def validate_options(self) -> None:
@@ -28,8 +28,10 @@ class FiniteDiff(Backend):
         o = self.options_dict
         if o["rel_step"] < 0 or o["rel_step"] >= 1:
             raise UsageError(f"backend 'fd': rel_step must be in (0, 1), got {o['rel_step']}")
-        if o["levels"] < 0 or o["levels"] > 12:
-            raise UsageError(f"backend 'fd': levels must be between 1 and 12, got {o['levels']}")
+        if o["levels"] != 0 and not 2 <= o["levels"] <= 12:
+            # one level has nothing to extrapolate against, hence no error estimate
+            raise UsageError(f"backend 'fd': levels must be between 2 and 12 (0 = automatic), "
+                             f"got {o['levels']}")
 
     def _kw(self) -> dict:
         o = self.options_dict
