@@ -819,7 +819,7 @@ def _str_node(node: Node, cache: dict):
         return sign + s, (_PREC["mul"] - 5 if sign else _PREC["mul"])
     if op == "pow":
         b, e = node.args
-        if e.op == "const" and e.val == Fraction(1, 2):
+        if e.op == "const" and isinstance(e.val, Fraction) and e.val == Fraction(1, 2):
             return f"sqrt({cache[b][0]})", 100
         bs = cache[b]
         btxt = bs[0] if bs[1] >= 100 and not bs[0].startswith("-") else f"({bs[0]})"
