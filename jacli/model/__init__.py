@@ -16,4 +16,12 @@ def model_from_expressions(text, **kwargs):
     return _from(text, **kwargs)
 
 
-__all__ = ["Equation", "Model", "Position", "Quantity", "load_model", "model_from_expressions"]
+def model_from_toml(text, **kwargs):
+    """A model from TOML text; see :func:`jacli.model._loader.model_from_toml`."""
+    from ._loader import model_from_toml as _from
+
+    return _from(text, **kwargs)
+
+
+__all__ = ["Equation", "Model", "Position", "Quantity", "load_model", "model_from_expressions",
+           "model_from_toml"]
