@@ -378,12 +378,6 @@ def build(t):
     return E.logical(k, *map(build, t[1:]))
 
 
-def _float_minus_one_coefficient(node):
-    """Trees hitting the _expr printing issue marked xfail below."""
-    return any(n.op == "mul" and n.args[0].op == "const" and isinstance(n.args[0].val, float)
-               and n.args[0].val == -1 for n in E.topo_order([node]))
-
-
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(values())
 def test_printed_expressions_reparse_to_the_same_node(tree):
@@ -391,7 +385,6 @@ def test_printed_expressions_reparse_to_the_same_node(tree):
         node = build(tree)
     except (E.ExprError, ArithmeticError):
         assume(False)
-    assume(not _float_minus_one_coefficient(node))
     # An exact constant may fold to more bits than a literal may have (1/3**5000).
     assume(all(Fraction(n.val).numerator.bit_length() <= E.MAX_INT_BITS
                and Fraction(n.val).denominator.bit_length() <= E.MAX_INT_BITS
@@ -408,11 +401,10 @@ def test_logical_with_a_folded_constant_round_trips():
     assert parse(E.to_str(node)) is node
 
 
-@pytest.mark.xfail(strict=True, reason="_expr.to_str prints the float coefficient -1.0 as a bare "
-                   "'-' ('-y', 'x - y'), which re-reads as the exact -1: a different node")
 def test_float_minus_one_coefficient_round_trips():
-    node = E.mul(E.const(-1.0), y)
-    assert parse(E.to_str(node)) is node
+    for node in (E.mul(E.const(-1.0), y), E.add(x, E.mul(E.const(-1.0), y)),
+                 E.add(x, E.mul(E.const(-1.0), E.add(y, E.ONE)))):
+        assert parse(E.to_str(node)) is node, E.to_str(node)
 
 
 def test_float_half_power_round_trips():

@@ -136,6 +136,8 @@ def _norm_number(v):
     if isinstance(v, bool):
         return int(v)
     if isinstance(v, Fraction):
+        if v.numerator.bit_length() + v.denominator.bit_length() > MAX_INT_BITS:
+            raise ExprError(f"exact constant too large (more than {MAX_INT_BITS} bits)")
         return v.numerator if v.denominator == 1 else v
     if isinstance(v, int):
         if v.bit_length() > MAX_INT_BITS:
@@ -179,15 +181,20 @@ def _is_zero(n: Node) -> bool:
     return n.op == "const" and n.val == 0
 
 
-def _add_numbers(a, b):
-    r = a + b
+def _check_exact(r):
+    if isinstance(r, int) and r.bit_length() > MAX_INT_BITS:
+        raise ExprError(f"integer constant too large (more than {MAX_INT_BITS} bits)")
+    if isinstance(r, Fraction) and r.numerator.bit_length() + r.denominator.bit_length() > MAX_INT_BITS:
+        raise ExprError(f"exact constant too large (more than {MAX_INT_BITS} bits)")
     return r
 
 
+def _add_numbers(a, b):
+    return _check_exact(a + b)
+
+
 def _mul_numbers(a, b):
-    r = a * b
-    if isinstance(r, int) and r.bit_length() > MAX_INT_BITS:
-        raise ExprError(f"integer constant too large (more than {MAX_INT_BITS} bits)")
+    r = _check_exact(a * b)
     if isinstance(r, float) and not math.isfinite(r):
         raise ExprError("constant overflows a double")
     return r
@@ -789,6 +796,10 @@ def _str_node(node: Node, cache: dict):
             k, rest = _coef_rest(a)
             if i > 0 and a.op == "const" and a.val < 0:
                 parts.append(f" - {_num_str(-a.val)}")
+            elif i > 0 and isinstance(k, float) and k == -1.0:
+                # keep the float coefficient: 'x + (-1.0)*y' re-reads as the same node; 'x - y'
+                # and 'x - 1.0*y' would not (1.0*y simplifies to y)
+                parts.append(f" + (-1.0)*{to_str(rest) if rest.op != 'add' else '(' + to_str(rest) + ')'}")
             elif i > 0 and isinstance(k, (int, float, Fraction)) and k < 0:
                 pos = _scale(-k, rest) if not (a.op == "const") else const(-a.val)
                 s = cache.get(pos)
@@ -802,7 +813,7 @@ def _str_node(node: Node, cache: dict):
     if op == "mul":
         args = node.args
         sign = ""
-        if args[0].op == "const" and args[0].val == -1:
+        if args[0].op == "const" and args[0].val == -1 and type(args[0].val) is int:
             sign, args = "-", args[1:]
         num, den = [], []
         for a in args:

@@ -28,7 +28,7 @@ def to_sympy(roots, *, params: dict | None = None):
         "hypot": lambda a, b: sp.sqrt(a ** 2 + b ** 2), "erf": sp.erf, "erfc": sp.erfc,
         "gamma": sp.gamma,
         "lgamma": lambda x: sp.log(sp.Abs(sp.gamma(x))),  # log|Γ(x)|, like scipy's gammaln
-        "floor": sp.floor, "ceil": sp.ceiling, "floor": sp.floor, "ceil": sp.ceiling,
+        "floor": sp.floor, "ceil": sp.ceiling,
         "heaviside": lambda x, h0: sp.Heaviside(x, h0), "polygamma": sp.polygamma,
         "where": lambda c, a, b: sp.Piecewise((a, c), (b, True)),
     }
