@@ -391,6 +391,22 @@ def _check_size(model: Model, file: str) -> None:
                          f"(the limit is {MAX_MODEL_NODES})", file=file)
 
 
+class _Names:
+    """The names an expression may use, as a live view (no per-expression copies)."""
+
+    __slots__ = ("maps",)
+
+    def __init__(self, *maps):
+        self.maps = maps
+
+    def __contains__(self, name) -> bool:
+        return any(name in m for m in self.maps)
+
+    def __iter__(self):
+        for m in self.maps:
+            yield from m
+
+
 def _describe(v) -> str:
     """How a TOML value is shown in 'expected X, got Y'."""
     if isinstance(v, bool):
@@ -516,11 +532,12 @@ class _TomlModel:
             self.check_name("definitions", k)
         for k in outs_raw:
             self.check_name("outputs", k)
-        definitions = self.definitions(defs_raw, env, set(outs_raw))
+        out_names = set(outs_raw)   # built once: per output it would make loading O(m^2)
+        definitions = self.definitions(defs_raw, env, out_names)
         built = {d.name: d.expr for d in definitions}
         outputs = []
         for k, text in outs_raw.items():
-            expr = self.expression("outputs", k, text, env, set(outs_raw), built)
+            expr = self.expression("outputs", k, text, env, out_names, built)
             outputs.append(Equation(k, text, expr, self.position(("outputs", k))))
         model = Model(name=name, inputs=inputs, parameters=parameters,
                       definitions=tuple(definitions), outputs=tuple(outputs),
@@ -620,7 +637,7 @@ class _TomlModel:
                                  "(move it to [definitions])")
             return None
 
-        known = list(env) + list(built)
+        known = _Names(env, built)
         loc = self.locs.get(path)
         # Equal characters (CRLF line ends aside) map columns exactly; escapes do not.
         if loc is not None and loc.raw is not None and loc.raw.replace("\r\n", "\n") == text:

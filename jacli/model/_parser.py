@@ -241,12 +241,14 @@ _COND_AS_VALUE = ("a comparison or logical expression can only be a condition (f
 class _Parser:
     def __init__(self, text: str, symbols: Symbols, known):
         self.text = text
+        # ``known`` is only read for hints and name checks: keep the caller's object (a
+        # model-wide view) rather than copying thousands of names per expression.
         if isinstance(symbols, Mapping):
             self.mapping, self.lookup = symbols, symbols.get
-            self.known = list(known) if known is not None else list(symbols)
+            self.known = known if known is not None else symbols
         else:
             self.mapping, self.lookup = None, symbols
-            self.known = list(known or ())
+            self.known = known if known is not None else ()
         self.shifts: dict = {}   # line of parsed source -> columns where a '**' replaced '^'
 
     # -- positions ------------------------------------------------------------------
