@@ -186,6 +186,15 @@ def median_of(results: Iterable[dict], key: str) -> float:
 # ----------------------------------------------------------------------------- environment
 
 
+def loadavg() -> str:
+    """'1-min 5-min 15-min' load average, or '?'."""
+    try:
+        la = os.getloadavg()
+        return f"{la[0]:.2f} {la[1]:.2f} {la[2]:.2f}"
+    except (OSError, AttributeError):
+        return "?"
+
+
 def _cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as f:

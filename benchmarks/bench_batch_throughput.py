@@ -18,7 +18,10 @@ Tools:
   called on the (N, 10) array (it broadcasts to (N, 10, 10) itself).
 * ``casadi``    — extra peer: CasADi SX ``jacobian`` + ``Function.map(N)`` (serial),
   with the (10, 10 N) result reshaped to (N, 10, 10).
-* ``jacli``     — ``jacli.jacobian(jacli.load_model(path), at=X, backend="sympy")``.
+* ``jacli``     — ``jacli.jacobian(jacli.load_model(path), at=X, backend="sympy")`` (the
+  headline; the result's ``derivative`` array is the (N, 10, 10) Jacobian).
+* ``jacli-prep`` — the same with the one-time work done once by ``jacli.prepare`` and
+  passed as ``prep=``.
 
 Parameters are fixed at their file values in every tool.
 
@@ -40,13 +43,14 @@ sys.path.insert(0, HERE)
 import _harness as H  # noqa: E402
 import gen_models as G  # noqa: E402
 
-TOOLS = ["jax", "sympy", "symengine", "casadi", "jacli"]
+TOOLS = ["jax", "sympy", "symengine", "casadi", "jacli", "jacli-prep"]
 LABELS = {
     "jax": "JAX `jit(vmap(jacfwd))`",
     "sympy": "SymPy `lambdify(cse=True)`",
     "symengine": "SymEngine `Lambdify(llvm, cse=True)`",
     "casadi": "CasADi SX `Function.map` (serial)",
     "jacli": "**jacli** `jacobian(m, at=X, backend=\"sympy\")`",
+    "jacli-prep": "jacli, one-time work hoisted: `prepare()` + `jacobian(..., prep=)`",
 }
 CHECK_POINTS = 1000
 
@@ -131,13 +135,21 @@ def build(tool, path):
             r = jacli.jacobian(model, at=X, backend="sympy")
             return _as_array(r)
         return f
+    if tool == "jacli-prep":
+        import jacli
+        model, backend, prep = jacli.prepare(jacli.load_model(path), "jacobian", backend="sympy")
+
+        def f(X):
+            r = jacli.jacobian(model, at=X, prep=(backend, prep))
+            return _as_array(r)
+        return f
     raise SystemExit(f"unknown tool {tool}")
 
 
 def _as_array(r):
     """The (N, m, n) Jacobian array of whatever jacli.jacobian returned."""
     import numpy as np
-    for attr in ("jacobian", "J", "value"):
+    for attr in ("derivative", "jacobian"):
         v = getattr(r, attr, None)
         if v is not None and not callable(v):
             return np.asarray(v)
@@ -183,7 +195,7 @@ def run(args):
     for N in sizes:
         res[N] = {}
         for tool in TOOLS:
-            if tool == "jacli" and jacli_note:
+            if tool.startswith("jacli") and jacli_note:
                 res[N][tool] = {"status": "unavailable", "detail": jacli_note}
                 continue
             print(f"[batch] {tool} N={N} ...", file=sys.stderr, flush=True)
@@ -220,6 +232,9 @@ def run(args):
 
 def report(raw):
     lines = ["## Batch throughput: 10 × 10 transcendental model", ""]
+    lines.append(f"Load average (1/5/15 min) at the start: {raw.get('load_start', '?')}; "
+                 f"at the end: {raw.get('load_end', '?')}.")
+    lines.append("")
     lines.append(f"Jacobians per second (N / median time of one batch call, {raw['repeats']} timed "
                  "calls after a warm-up; higher is better). *first call* includes compilation "
                  "(and for jacli deriving and generating code); *setup* is what ran before it "
@@ -272,7 +287,9 @@ def main(argv=None):
         return 0
     ap = H.common_args(__doc__.split("\n")[0])
     args = ap.parse_args(argv)
+    load_start = H.loadavg()
     raw = run(args)
+    raw["load_start"], raw["load_end"] = load_start, H.loadavg()
     raw["targets"] = targets(raw)
     md = report(raw)
     print(md + "\n" + H.targets_markdown(raw["targets"]) + "\n")

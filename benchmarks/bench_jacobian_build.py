@@ -71,8 +71,8 @@ LABELS = {
 SIZES = [100, 1000, 3000]
 #: Extra small sizes for tools whose growth we extrapolate from.
 EXTRA_SIZES = {"sympy-dense": [300]}
-#: A measurement whose first run takes longer than this is not repeated and larger
-#: sizes of that tool are extrapolated instead of run.
+#: A measurement whose first run takes longer than this is not repeated, and a size whose
+#: time, extrapolated from the smaller sizes, exceeds 2 * SLOW is not run but extrapolated.
 SLOW = 60.0
 
 
@@ -257,7 +257,42 @@ def work_jax(path, vectorized):
     return t
 
 
+def work_jacli_phases(path):
+    """jacli in-process, through its Python API, cache off: where the CLI's time goes."""
+    t = {}
+    os.environ["JACLI_NO_CACHE"] = "1"
+    t0 = time.perf_counter()
+    import numpy as np
+    import jacli
+    from jacli.render import make_writer
+    t["import"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    model = jacli.load_model(path)
+    t["load"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    model, backend, prep = jacli.prepare(model, "jacobian", backend="sympy")
+    t["derive"] = time.perf_counter() - t0          # diff + codegen + compile
+    t0 = time.perf_counter()
+    r = jacli.jacobian(model, prep=(backend, prep))
+    t["eval"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with open(os.devnull, "w") as fp:
+        w = make_writer("json", fp, model=model.name, single=True)
+        w.write(r)
+        w.close()
+    t["render"] = time.perf_counter() - t0
+    t["compile"] = 0.0
+    t["err"] = _check(np.asarray(r.derivative)[0], len(model.inputs))
+    t["nnz"] = int(np.count_nonzero(np.asarray(r.derivative)[0]))
+    return t
+
+
 def worker(tool, path):
+    if tool == "jacli-phases":
+        t = work_jacli_phases(path)
+        t["build"] = t["load"] + t["derive"] + t["eval"] + t["render"]
+        print(json.dumps(t))
+        return
     if tool == "sympy-dense":
         t = work_sympy(path, sparse=False)
     elif tool == "sympy-sparse":
@@ -303,7 +338,7 @@ def measure_tool(tool, n, path, repeats, timeout):
                 "detail": bad.get("error", f"no result within {timeout:.0f} s"),
                 "wall": bad["wall"], "runs": 0}
     out = {k: H.median_of(good, k) for k in ("import", "load", "derive", "compile", "eval",
-                                             "build", "wall")}
+                                             "render", "build", "wall") if k in good[0]}
     out["err"] = max(r["err"] for r in good)
     out["nnz"] = good[0]["nnz"]
     out["runs"] = len(good)
@@ -365,6 +400,7 @@ def run(args):
     repeats = args.repeats or (2 if quick else 5)
     sizes = [100, 300] if quick else SIZES
     timeout = 120 if quick else 600
+    load_start = H.loadavg()
     workdir = args.workdir or tempfile.mkdtemp(prefix="jacli-bench-")
     all_sizes = set(sizes)
     for extra in EXTRA_SIZES.values():
@@ -376,8 +412,13 @@ def run(args):
         tool_sizes = sorted(set(sizes) | {s for s in EXTRA_SIZES.get(tool, []) if s <= max(sizes)})
         skip_rest = False
         for n in tool_sizes:
-            if skip_rest:
-                results[tool][n] = {"status": "skipped"}
+            done = {m: r["build"] for m, r in results[tool].items() if r.get("status") == "ok"}
+            est, _ = extrapolate(done, n)
+            if skip_rest or (est is not None and est > 2 * SLOW):
+                results[tool][n] = {"status": "skipped",
+                                    "detail": f"predicted > {2 * SLOW:.0f} s" if not skip_rest
+                                    else f"slower than {SLOW:.0f} s at a smaller size"}
+                skip_rest = True
                 continue
             print(f"[build] {tool} n={n} ...", file=sys.stderr, flush=True)
             r = measure_tool(tool, n, paths[n], repeats, timeout)
@@ -407,8 +448,14 @@ def run(args):
             jacli[n] = measure_jacli(n, paths[n], repeats, timeout, cmd)
             print(f"[build]   -> {jacli[n].get('nocache', jacli[n].get('status'))} s",
                   file=sys.stderr, flush=True)
+            ph = measure_tool("jacli-phases", n, paths[n], repeats, timeout)
+            if ph.get("status") == "ok":
+                # measure_tool keeps the keys it knows; fetch the render phase separately
+                jacli[n]["phases"] = ph
+
     raw = {"sizes": sizes, "repeats": repeats, "peers": results, "jacli": jacli,
-           "jacli_note": jacli_note, "workdir": workdir}
+           "jacli_note": jacli_note, "workdir": workdir, "load_start": load_start,
+           "load_end": H.loadavg()}
     return raw
 
 
@@ -427,6 +474,9 @@ def report(raw):
     sizes = raw["sizes"]
     peers, jacli = raw["peers"], raw["jacli"]
     lines = ["## Time to a first Jacobian: 1-D Bratu (n × n, tridiagonal)", ""]
+    lines.append(f"Load average (1/5/15 min) at the start: {raw.get('load_start', '?')}; "
+                 f"at the end: {raw.get('load_end', '?')}.")
+    lines.append("")
     lines.append("Seconds, median of fresh-process runs "
                  f"(up to {raw['repeats']}; a run longer than {SLOW:.0f} s is not repeated). "
                  "Peer columns: *build* = load the model file + derive + compile + first "
@@ -470,7 +520,7 @@ def report(raw):
                 meas = ", ".join(f"n={m}: {H.fmt_s(v['build'])} s" for m, v in sorted(peers[tool].items())
                                  if v.get("status") == "ok")
                 lines.append(f"* {LABELS[tool]} at n = {n} was {r['status']} "
-                             f"({r.get('detail', 'slower than ' + str(int(SLOW)) + ' s at a smaller size')}); "
+                             f"({r.get('detail', '')}); "
                              f"~{H.fmt_s(r['extrapolated'])} s is extrapolated as t ∝ n^{r['exponent']:.2f} "
                              f"from the measured {meas}.")
         extra = [n for n in peers[tool] if n not in sizes and peers[tool][n].get("status") == "ok"]
@@ -505,6 +555,24 @@ def report(raw):
                          f"{H.fmt_s(j['cached'])} ({H.fmt_s(j['cached_min'])}–{H.fmt_s(j['cached_max'])})",
                          H.fmt_s(j["first_run"]),
                          f"{j['err']:.1e}" if j.get("err") == j.get("err") else j.get("check", "?")])
+        prow = []
+        for n in sizes:
+            ph = jacli.get(n, {}).get("phases")
+            if ph:
+                prow.append([n, H.fmt_s(ph["import"]), H.fmt_s(ph["load"]), H.fmt_s(ph["derive"]),
+                             H.fmt_s(ph["eval"]), H.fmt_s(ph["render"]), H.fmt_s(ph["build"]),
+                             H.fmt_s(ph["wall"]), H.fmt_s(jacli[n].get("nocache"))])
+        if prow:
+            lines.append("Where jacli's time goes (in-process through its Python API, cache off, medians): "
+                         "*import* = numpy + jacli, *load* = `load_model` (TOML + expression parser), "
+                         "*prepare* = `prepare()` (derivative DAG + code generation + `compile`), "
+                         "*eval* = first `jacobian()` call, *render* = JSON writer to /dev/null; "
+                         "*worker process* = that script's whole process; *CLI process* = the "
+                         "`--no-cache` column above (adds click, option handling and atomic output).")
+            lines.append("")
+            lines.append(H.md_table(["n", "import", "load", "prepare", "eval", "render",
+                                     "sum (excl. import)", "worker process", "CLI process"], prow))
+            lines.append("")
         lines.append("jacli whole-process wall time, median (min–max); *first* = the very first run "
                      "(cold OS file cache); *max err* of its JSON against the exact Jacobian:")
         lines.append("")

@@ -80,6 +80,9 @@ def run(args):
 
 def report(raw):
     lines = ["## Start-up: a small `jacli jacobian` call", ""]
+    lines.append(f"Load average (1/5/15 min) at the start: {raw.get('load_start', '?')}; "
+                 f"at the end: {raw.get('load_end', '?')}.")
+    lines.append("")
     lines.append(f"Whole-process wall time in seconds, median of {raw['repeats']} runs after one "
                  f"untimed run (min–max in brackets). Model: `{raw['model']}`. jacli runs as "
                  "`python -m jacli`.")
@@ -115,7 +118,9 @@ def main(argv=None):
     ap = H.common_args(__doc__.split("\n")[0])
     ap.add_argument("--model", default=None, help="model file (default samples/arm.toml)")
     args = ap.parse_args(argv)
+    load_start = H.loadavg()
     raw = run(args)
+    raw["load_start"], raw["load_end"] = load_start, H.loadavg()
     raw["targets"] = targets(raw)
     md = report(raw)
     print(md + "\n" + H.targets_markdown(raw["targets"]) + "\n")
