@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "__version__", "load_model", "model_from_expressions", "Model", "jacobian", "jacobian_stream",
+    "jvp", "vjp", "hessian", "hvp", "stream",
     "prepare", "symbolic_jacobian", "get_backend", "backend_names", "Result", "Status",
 ]
 
@@ -22,6 +23,11 @@ _LAZY = {
     "model_from_expressions": ("jacli.model", "model_from_expressions"),
     "Model": ("jacli.model", "Model"),
     "jacobian": ("jacli._ops", "jacobian"),
+    "jvp": ("jacli._ops", "jvp"),
+    "vjp": ("jacli._ops", "vjp"),
+    "hessian": ("jacli._ops", "hessian"),
+    "hvp": ("jacli._ops", "hvp"),
+    "stream": ("jacli._ops", "stream"),
     "jacobian_stream": ("jacli._ops", "jacobian_stream"),
     "prepare": ("jacli._ops", "prepare"),
     "symbolic_jacobian": ("jacli.backends.symbolic", "symbolic_jacobian"),

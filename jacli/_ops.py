@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from typing import Iterable, Iterator, Optional
 
-from .errors import PointsFailed, UsageError
+from .errors import InputError, PointsFailed, UsageError
 from .results import Result, Status
 
 _DIAGNOSE_PER_BATCH = 50   # points per batch whose failure is traced to the failing function
@@ -96,6 +96,7 @@ def jacobian(model, at=None, *, wrt=None, backend="auto", params=None, throw: bo
     Returns
     -------
     Result
+        ``derivative`` has shape (N, m, k).
 
     Examples
     --------
@@ -105,49 +106,169 @@ def jacobian(model, at=None, *, wrt=None, backend="auto", params=None, throw: bo
     >>> r.derivative[0].tolist()
     [[2.0, 1.0], [0.5403023058681398, 1.0]]
     """
+    return _operator("jacobian", model, at, None, wrt=wrt, backend=backend, params=params,
+                     throw=throw, prep=prep)
+
+
+def jvp(model, at=None, vector=None, *, wrt=None, backend="auto", params=None, throw=False,
+        prep=None) -> Result:
+    """Jacobian-vector products ``J v`` without forming ``J`` (where the backend allows).
+
+    ``vector`` has length k (= len(wrt)) or shape (N, k).  ``derivative`` has shape (N, m).
+
+    Examples
+    --------
+    >>> import jacli
+    >>> m = jacli.model_from_expressions("x*y, sin(x) + y")
+    >>> jacli.jvp(m, {"x": 0.0, "y": 2.0}, [1.0, -1.0]).derivative.tolist()
+    [[2.0, 0.0]]
+    """
+    return _operator("jvp", model, at, vector, wrt=wrt, backend=backend, params=params,
+                     throw=throw, prep=prep)
+
+
+def vjp(model, at=None, vector=None, *, wrt=None, backend="auto", params=None, throw=False,
+        prep=None) -> Result:
+    """Vector-Jacobian products ``uᵀJ``; with ``sympy`` by reverse accumulation (cost ~ f).
+
+    ``vector`` has length m or shape (N, m).  ``derivative`` has shape (N, k).  Backends
+    without a reverse mode form the Jacobian and say so in ``extra["cost"]``.
+
+    Examples
+    --------
+    >>> import jacli
+    >>> m = jacli.model_from_expressions("x*y, sin(x) + y")
+    >>> jacli.vjp(m, {"x": 0.0, "y": 2.0}, [1.0, 1.0]).derivative.tolist()
+    [[3.0, 1.0]]
+    """
+    return _operator("vjp", model, at, vector, wrt=wrt, backend=backend, params=params,
+                     throw=throw, prep=prep)
+
+
+def hessian(model, at=None, *, outputs=None, of=None, wrt=None, backend="auto", params=None,
+            throw=False, prep=None) -> Result:
+    """Hessians of the selected outputs (or of ``½‖f‖²`` with ``of="sumsq"``).
+
+    ``derivative`` has shape (N, q, k, k) for q selected outputs (q = 1 with ``sumsq``);
+    ``extra["gradient"]`` (N, q, k).  With ``of="sumsq"`` also ``extra["gauss_newton"]``
+    (JᵀJ, (N, k, k)), ``extra["neglected"]`` (Σ fᵢ∇²fᵢ) and ``extra["neglected_norm"]``
+    (its spectral norm, (N,)).
+
+    Examples
+    --------
+    >>> import jacli
+    >>> m = jacli.model_from_expressions("x**2*y")
+    >>> jacli.hessian(m, {"x": 1.0, "y": 3.0}).derivative[0, 0].tolist()
+    [[6.0, 2.0], [2.0, 0.0]]
+    """
+    if of not in (None, "sumsq"):
+        raise UsageError(f"--of: unknown objective {of!r}; supported: sumsq")
+    model = _as_model(model, params)
+    if of is None:
+        model = model.select_outputs(outputs)
+    elif outputs is not None:
+        model = model.select_outputs(outputs)
+    res = _operator("hessian", model, at, None, wrt=wrt, backend=backend, params=None,
+                    throw=throw, prep=prep)
+    return _sumsq(res) if of == "sumsq" else res
+
+
+def hvp(model, at=None, vector=None, *, outputs=None, wrt=None, backend="auto", params=None,
+        throw=False, prep=None) -> Result:
+    """Hessian-vector products ``∇²fᵢ v`` of the selected outputs without forming the Hessian
+    (forward over reverse with ``sympy``).  ``derivative`` has shape (N, q, k).
+
+    Examples
+    --------
+    >>> import jacli
+    >>> m = jacli.model_from_expressions("x**2*y")
+    >>> jacli.hvp(m, {"x": 1.0, "y": 3.0}, [1.0, 0.0]).derivative[0, 0].tolist()
+    [6.0, 2.0]
+    """
+    model = _as_model(model, params).select_outputs(outputs)
+    return _operator("hvp", model, at, vector, wrt=wrt, backend=backend, params=None,
+                     throw=throw, prep=prep)
+
+
+def _operator(op, model, at, vector, *, wrt, backend, params, throw, prep) -> Result:
     model = _as_model(model, params)
     if prep is None:
-        model, be, p = prepare(model, "jacobian", wrt=wrt, backend=backend)
+        model, be, p = prepare(model, op, wrt=wrt, backend=backend)
     else:
         be, p = prep
-        p.check(be.spec, model.fingerprint, "jacobian", tuple(wrt) if wrt is not None else model.input_names)
+        p.check(be.spec, model.fingerprint, op, tuple(wrt) if wrt is not None else model.input_names)
     X = _points_array(model, at)
-    res = _evaluate(model, be, p, X)
+    W = _vectors(op, p, vector, X.shape[0])
+    res = _evaluate(model, be, p, X, W)
     if throw and not res.ok:
         bad = int((res.status != Status.OK).argmax())
         raise PointsFailed(f"point {bad}: {res.messages[bad]}")
     return res
 
 
-def jacobian_stream(model, records: Iterable, *, wrt=None, backend="auto", params=None,
-                    batch_size: int = 4096) -> Iterator[Result]:
-    """Jacobians over a stream of points, one :class:`Result` per batch.
+def _vectors(op, p, vector, N):
+    """Validate the vector of a product: (N, len) array, or None for jacobian/hessian."""
+    import numpy as np
 
-    ``records`` yields ``(values, error)``: ``values`` a sequence in input order, or None
-    with ``error`` a message (a bad row), which becomes a BAD_INPUT point while the others go on.
-    Memory is bounded by ``batch_size``.
+    if op in ("jacobian", "hessian"):
+        if vector is not None:
+            raise UsageError(f"{op} takes no vector")
+        return None
+    names = p.outputs if op == "vjp" else p.wrt
+    if vector is None:
+        raise UsageError(f"{op} needs a vector of length {len(names)} ({', '.join(names)})")
+    if isinstance(vector, dict):
+        unknown = [k for k in vector if k not in names]
+        if unknown:
+            raise InputError(f"--vector: '{unknown[0]}' is not one of {', '.join(names)}")
+        vector = [float(vector.get(k, 0.0)) for k in names]
+    W = np.asarray(vector, dtype=float)
+    if W.ndim == 1:
+        W = np.broadcast_to(W, (N, W.shape[0]))
+    if W.ndim != 2 or W.shape[1] != len(names) or W.shape[0] != N:
+        raise InputError(f"--vector: expected {len(names)} values ({', '.join(names)}), "
+                         f"got shape {tuple(np.shape(vector))}")
+    if not np.isfinite(W).all():
+        raise InputError("--vector: values must be finite numbers")
+    return np.ascontiguousarray(W)
+
+
+def stream(op, model, records: Iterable, *, wrt=None, backend="auto", params=None, outputs=None,
+           of=None, batch_size: int = 4096) -> Iterator[Result]:
+    """Results over a stream of points, one :class:`Result` per batch.
+
+    ``records`` yields ``(values, error)`` or ``(values, error, vector)``: ``values`` a
+    sequence in input order, or None with ``error`` a message (a bad row), which becomes
+    a BAD_INPUT point while the others go on.  Memory is bounded by ``batch_size``.
     """
     import numpy as np
 
-    model, be, p = prepare(model, "jacobian", wrt=wrt, backend=backend, params=params)
+    model = _as_model(model, params)
+    if op in ("hessian", "hvp") and of is None:
+        model = model.select_outputs(outputs)
+    model, be, p = prepare(model, op, wrt=wrt, backend=backend)
     n = len(model.input_names)
     batch: list = []
 
     def flush():
         X = np.full((len(batch), n), np.nan)
-        bad = {}
-        good = []
-        for i, (vals, err) in enumerate(batch):
+        bad, good, vecs = {}, [], []
+        for i, rec in enumerate(batch):
+            vals, err = rec[0], rec[1]
             if vals is None:
                 bad[i] = err or "bad input"
-            else:
-                X[i] = vals
-                good.append(i)
+                continue
+            X[i] = vals
+            good.append(i)
+            if len(rec) > 2:
+                vecs.append(rec[2])
+        res = None
         if good:
-            res = _evaluate(model, be, p, X[good])
-        else:
-            res = None
-        return _merge_bad(model, be, p, X, good, res, bad)
+            W = _vectors(op, p, np.asarray(vecs) if op in ("jvp", "vjp", "hvp") else None, len(good))
+            res = _evaluate(model, be, p, X[good], W)
+            if of == "sumsq":
+                res = _sumsq(res)
+        return _merge_bad(model, be, p, X, good, res, bad, op)
 
     for rec in records:
         batch.append(rec)
@@ -158,54 +279,128 @@ def jacobian_stream(model, records: Iterable, *, wrt=None, backend="auto", param
         yield flush()
 
 
-def _merge_bad(model, be, p, X, good, res, bad) -> Result:
+def jacobian_stream(model, records: Iterable, **kw) -> Iterator[Result]:
+    """Jacobians over a stream of points; see :func:`stream`."""
+    return stream("jacobian", model, records, **kw)
+
+
+def _shape(op, p):
+    m, k = len(p.outputs), len(p.wrt)
+    return {"jacobian": (m, k), "jvp": (m,), "vjp": (k,), "hessian": (m, k, k), "hvp": (m, k)}[op]
+
+
+def _merge_bad(model, be, p, X, good, res, bad, op="jacobian") -> Result:
     import numpy as np
 
     if not bad:
         return res
     N = X.shape[0]
-    m, k = len(p.outputs), len(p.wrt)
+    template = res
+    m = len(res.outputs) if res is not None else len(p.outputs)
+    shape = res.derivative.shape[1:] if res is not None else _shape(op, p)
     value = np.full((N, m), np.nan)
-    J = np.full((N, m, k), np.nan)
-    err = None if be.capabilities.exact else np.full((N, m, k), np.nan)
+    D = np.full((N,) + tuple(shape), np.nan)
+    has_err = res.error is not None if res is not None else not be.capabilities.exact
+    err = np.full(D.shape, np.nan) if has_err else None
     status = np.full(N, int(Status.BAD_INPUT))
     messages = [None] * N
     for i, msg in bad.items():
         messages[i] = msg
+    extra = {}
     if res is not None:
         value[good] = res.value
-        J[good] = res.derivative
-        if err is not None and res.error is not None:
+        D[good] = res.derivative
+        if err is not None:
             err[good] = res.error
         status[good] = res.status
         for gi, i in enumerate(good):
             messages[i] = res.messages[gi]
-    structure = res.structure if res is not None else be.structure(p)
-    return Result(op="jacobian", backend=be.spec, exact=be.capabilities.exact, inputs=model.input_names,
-                  wrt=p.wrt, outputs=p.outputs, at=X, value=value, derivative=J, error=err,
-                  status=status, messages=tuple(messages), nfev=res.nfev if res is not None else 0,
-                  params=model.param_values, structure=structure)
+        for key, v in res.extra.items():
+            if isinstance(v, np.ndarray) and v.shape[:1] == (len(good),):
+                full = np.full((N,) + v.shape[1:], np.nan)
+                full[good] = v
+                extra[key] = full
+            else:
+                extra[key] = v
+    return Result(op=op, backend=be.spec, exact=be.capabilities.exact, inputs=model.input_names,
+                  wrt=p.wrt, outputs=template.outputs if template is not None else p.outputs, at=X,
+                  value=value, derivative=D, error=err, status=status, messages=tuple(messages),
+                  nfev=res.nfev if res is not None else 0, params=model.param_values,
+                  structure=res.structure if res is not None else be.structure(p), extra=extra)
 
 
-def _evaluate(model, be, p, X) -> Result:
+def _compute(be, p, op, A, W):
+    from .backends._derived import jvp_from_jacobian
+
+    if op == "jacobian":
+        return be.jacobian(p, A)
+    if op == "jvp":
+        return be.jvp(p, A, W) if be.capabilities.forward else jvp_from_jacobian(be, p, A, W)
+    if op == "vjp":
+        return be.vjp(p, A, W)
+    if op == "hessian":
+        return be.hessian(p, A)
+    return be.hvp(p, A, W)
+
+
+def _evaluate(model, be, p, X, W=None) -> Result:
     import numpy as np
 
+    op = p.op
     A = _full_args(model, X)
-    block = be.jacobian(p, A)
+    block = _compute(be, p, op, A, W)
     value = np.asarray(block.value, dtype=float)
-    J = np.asarray(block.derivative, dtype=float)
+    D = np.asarray(block.derivative, dtype=float)
     err = None if block.error is None else np.asarray(block.error, dtype=float)
-    status, messages = point_status(model, p, A, value, J, err)
+    status, messages = point_status(model, p, A, value, D, err)
     failed = status == Status.DOMAIN_ERROR
+    extra = dict(block.extra)
+    if W is not None:
+        extra["vector"] = W
     if failed.any():
         # A derivative at a point where the model is undefined is meaningless: never report it.
-        J[failed] = np.nan
+        D = D.copy()
+        D[failed] = np.nan
         if err is not None:
+            err = err.copy()
             err[failed] = np.nan
-    return Result(op="jacobian", backend=be.spec, exact=be.capabilities.exact, inputs=model.input_names,
-                  wrt=p.wrt, outputs=p.outputs, at=X, value=value, derivative=J, error=err,
+        for key, v in extra.items():
+            if key != "vector" and isinstance(v, np.ndarray) and v.shape[:1] == (len(X),):
+                v = v.copy()
+                v[failed] = np.nan
+                extra[key] = v
+    return Result(op=op, backend=be.spec, exact=be.capabilities.exact, inputs=model.input_names,
+                  wrt=p.wrt, outputs=p.outputs, at=X, value=value, derivative=D, error=err,
                   status=status, messages=messages, nfev=block.nfev, params=model.param_values,
-                  structure=be.structure(p))
+                  structure=be.structure(p) if op == "jacobian" else None, extra=extra)
+
+
+def _sumsq(res: Result) -> Result:
+    """Hessian of s = ½‖f‖² from per-output Hessians: JᵀJ + Σ fᵢ∇²fᵢ (Gauss–Newton split)."""
+    import numpy as np
+    from dataclasses import replace
+
+    f = res.value                                  # (N, m)
+    J = res.extra["gradient"]                      # (N, m, k)
+    H = res.derivative                             # (N, m, k, k)
+    gn = np.einsum("nik,nil->nkl", J, J)
+    S = np.einsum("ni,nikl->nkl", f, H)
+    with np.errstate(all="ignore"):
+        norms = np.array([np.linalg.norm(Si, 2) if np.isfinite(Si).all() else np.nan for Si in S])
+    Hs = (gn + S)[:, None]
+    err = None
+    if res.error is not None:
+        gerr = res.extra.get("gradient_error")
+        e = np.einsum("ni,nikl->nkl", np.abs(f), res.error)
+        if gerr is not None:
+            aJ = np.abs(J)
+            e = e + np.einsum("nik,nil->nkl", aJ, gerr) + np.einsum("nik,nil->nkl", gerr, aJ)
+        err = e[:, None]
+    value = 0.5 * np.sum(f * f, axis=1, keepdims=True)
+    grad = np.einsum("ni,nik->nk", f, J)[:, None]
+    extra = {"gradient": grad, "gauss_newton": gn, "neglected": S, "neglected_norm": norms,
+             "residuals": f, "residual_names": res.outputs}
+    return replace(res, outputs=("sumsq",), value=value, derivative=Hs, error=err, extra=extra)
 
 
 def point_status(model, p, A, value, D, err=None):
@@ -231,10 +426,17 @@ def point_status(model, p, A, value, D, err=None):
             messages[i] = msg + (f": {detail}" if detail else " (a function is outside its domain)")
         else:
             status[i] = Status.NONFINITE
-            bad = np.argwhere(~np.isfinite(D[i].reshape(len(p.outputs), -1)))
-            r, c = bad[0]
-            wrt = p.wrt[c] if D.ndim == 3 else None
-            what = f"d({p.outputs[r]})/d({wrt})" if wrt else "a derivative"
+            bad = np.flatnonzero(~np.isfinite(D[i].reshape(-1)))
+            k = len(p.wrt)
+            if p.op == "jacobian":
+                r, c = divmod(int(bad[0]), k)
+                what = f"d({p.outputs[r]})/d({p.wrt[c]})"
+            elif p.op == "hessian":
+                r, rest = divmod(int(bad[0]), k * k)
+                a, b = divmod(rest, k)
+                what = f"d²({p.outputs[r]})/d({p.wrt[a]})d({p.wrt[b]})"
+            else:
+                what = f"a {p.op} entry"
             messages[i] = (f"{what} is not finite here ({len(bad)} entr{'y' if len(bad) == 1 else 'ies'}); "
                            "the model is not differentiable at this point or overflows near it")
     if err is not None:
@@ -244,7 +446,7 @@ def point_status(model, p, A, value, D, err=None):
             messages[i] = "the error estimate is not finite: the model is not smooth or not finite near this point"
         # An estimate above UNRELIABLE_REL of its row's scale means the differences did not
         # settle (a singularity or kink within the step): say so instead of reporting "ok".
-        Dm = D.reshape(N, D.shape[1], -1) if D.ndim == 3 else D.reshape(N, 1, -1)
+        Dm = D.reshape(N, D.shape[1], -1) if D.ndim >= 3 else D.reshape(N, 1, -1)
         Em = err.reshape(Dm.shape)
         with np.errstate(all="ignore"):
             scale = np.abs(Dm).max(axis=2, keepdims=True)

@@ -43,3 +43,78 @@ def jacobian_from_products(backend, prep, A) -> Block:
                 err = np.zeros((N, m, k)) if err is None else err
                 err[:, :, j] = b.error
     return Block(value=value, derivative=J, error=err, nfev=nfev)
+
+
+def vjp_from_jacobian(backend, prep, A, U):
+    """uᵀJ from the full Jacobian, for backends without a reverse mode.
+
+    Costs what the Jacobian costs (one directional derivative per variable): the result
+    says so in ``extra["cost"]`` rather than pretending to be a cheap product.
+    """
+    import numpy as np
+
+    b = backend.jacobian(prep, A)
+    U = np.asarray(U, dtype=float)
+    vjp = np.einsum("ni,nik->nk", U, b.derivative)
+    err = None if b.error is None else np.einsum("ni,nik->nk", np.abs(U), b.error)
+    k = b.derivative.shape[2]
+    return Block(value=b.value, derivative=vjp, error=err, nfev=b.nfev,
+                 extra={"cost": f"formed from the full Jacobian: {k} directional derivatives "
+                                f"({b.nfev} model evaluations per point); backend '{backend.name}' "
+                                "has no reverse mode"})
+
+
+def jvp_from_jacobian(backend, prep, A, V):
+    """Jv from the full Jacobian, for backends without a forward mode."""
+    import numpy as np
+
+    b = backend.jacobian(prep, A)
+    V = np.asarray(V, dtype=float)
+    jv = np.einsum("nik,nk->ni", b.derivative, V)
+    err = None if b.error is None else np.einsum("nik,nk->ni", b.error, np.abs(V))
+    return Block(value=b.value, derivative=jv, error=err, nfev=b.nfev,
+                 extra={"cost": f"formed from the full Jacobian ({b.nfev} model evaluations per point)"})
+
+
+def hessian_by_differencing(prep, A, gradient, fd_options: dict) -> Block:
+    """Hessians by extrapolated central differences of a gradient routine.
+
+    ``gradient(A) -> Block`` gives the Jacobian (every output's gradient) with an error
+    estimate at each row of ``A``.  Each Hessian column is one directional difference of
+    it (:func:`jacli.backends._fdcore.fd_jvp`), told the gradient's own error as its noise
+    level so the estimate covers both.  The result is symmetrised; the asymmetry is added
+    to the error estimate.  With a complex-step gradient (accurate to rounding) this gives
+    near-``fd``-on-exact-data accuracy; with an ``fd`` gradient, nested differences.
+    """
+    import numpy as np
+
+    from ._fdcore import fd_jvp
+
+    A = np.asarray(A, dtype=float)
+    N, s = A.shape
+    inner = gradient(A)
+    m, k = inner.derivative.shape[1], inner.derivative.shape[2]
+    noise = None
+    if inner.error is not None:
+        e = np.nan_to_num(inner.error, nan=0.0, posinf=0.0)
+        noise = e.reshape(N, m * k).max(axis=0) + 1e-300   # per gradient entry, over the batch
+
+    def G(X):  # (s, K) -> (m*k, K)
+        return gradient(X.T).derivative.reshape(X.shape[1], m * k).T
+
+    H = np.empty((N, m, k, k))
+    E = np.empty((N, m, k, k))
+    nfev = 0
+    for c, j in enumerate(prep.wrt_idx):
+        D = np.zeros((N, s))
+        D[:, j] = 1.0
+        col, err, nf = fd_jvp(G, A, D, f_abs_err=noise, **fd_options)
+        H[:, :, :, c] = col.reshape(N, m, k)
+        E[:, :, :, c] = err.reshape(N, m, k)
+        nfev += nf
+    Ht = np.swapaxes(H, 2, 3)
+    asym = np.abs(H - Ht) / 2
+    H = (H + Ht) / 2
+    E = (E + np.swapaxes(E, 2, 3)) / 2 + asym
+    return Block(value=inner.value, derivative=H, error=E, nfev=(nfev + 1) * max(inner.nfev, 1),
+                 extra={"gradient": inner.derivative, "gradient_error": inner.error})

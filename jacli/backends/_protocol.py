@@ -105,9 +105,11 @@ class Block:
     derivative: Any
     error: Any = None
     nfev: int = 0
+    extra: dict = field(default_factory=dict)   # e.g. "gradient" (N, m, k) with a Hessian
 
 
 _PRIMITIVES = {"forward": "jvp", "reverse": "vjp"}
+OPERATIONS = ("jacobian", "jvp", "vjp", "hessian", "hvp")
 
 
 class Backend(abc.ABC):
@@ -144,7 +146,7 @@ class Backend(abc.ABC):
         if not (caps.forward or caps.reverse) and getattr(cls, "jacobian") is Backend.jacobian:
             raise TypeError(f"backend {cls.name!r} declares neither forward nor reverse and "
                             "defines no jacobian()")
-        if caps.second_order and getattr(cls, "hessian", None) is None:
+        if caps.second_order and cls.hessian is Backend.hessian:
             raise TypeError(f"backend {cls.name!r} declares second_order=True but defines no hessian()")
 
     def __init__(self, **options):
@@ -219,7 +221,7 @@ class Backend(abc.ABC):
         ----------
         model : jacli.model.Model
         op : str
-            ``"jacobian"``, ``"jvp"`` or ``"vjp"``.
+            ``"jacobian"``, ``"jvp"``, ``"vjp"``, ``"hessian"`` or ``"hvp"``.
         wrt : sequence of str or None
             Differentiation variables (inputs and/or parameters); None means all inputs.
 
@@ -265,6 +267,29 @@ class Backend(abc.ABC):
         """
         raise CapabilityError(f"backend '{self.name}' does not compute vector-Jacobian products")
 
+    def hessian(self, prep: Prep, A) -> Block:
+        """Hessians of every output at each row of ``A``.
+
+        Returns a Block whose ``derivative`` has shape (N, m, k, k) (symmetric in the last
+        two axes), ``error`` the same shape or None, and ``extra["gradient"]`` the
+        gradients, shape (N, m, k).  Backends declaring ``second_order`` implement it.
+        """
+        raise CapabilityError(f"backend '{self.name}' does not compute Hessians; use --backend sympy")
+
+    def hvp(self, prep: Prep, A, V) -> Block:
+        """Hessian-vector products ``H_i v`` of every output; ``V`` has shape (N, k).
+
+        Returns a Block whose ``derivative`` has shape (N, m, k).  The default forms the
+        Hessians; backends override it to avoid that (forward over reverse).
+        """
+        import numpy as np
+
+        b = self.hessian(prep, A)
+        V = np.asarray(V, dtype=float)
+        hv = np.einsum("nikl,nl->nik", b.derivative, V)
+        err = None if b.error is None else np.einsum("nikl,nl->nik", b.error, np.abs(V))
+        return Block(value=b.value, derivative=hv, error=err, nfev=b.nfev, extra=b.extra)
+
     def structure(self, prep: Prep):
         """Structural non-zeros (m, k) bool array, or None if unknown."""
         return None
@@ -275,7 +300,7 @@ def make_prep(backend: Backend, model, op: str, wrt=None, data=None) -> Prep:
 
     ``symbols`` are the model's inputs then parameters; ``wrt`` defaults to the inputs.
     """
-    if op not in ("jacobian", "jvp", "vjp"):
+    if op not in OPERATIONS:
         raise UsageError(f"unknown operation {op!r}")
     symbols = tuple(model.input_names) + tuple(model.parameter_names)
     if wrt is None:

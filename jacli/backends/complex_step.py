@@ -17,7 +17,8 @@ class ComplexStep(Backend):
 
     name = "complex"
     description = "complex step: derivative accurate to ~1e-15 relative; analytic models only"
-    capabilities = Capabilities(forward=True, requires_analytic=True, error_estimate=True)
+    capabilities = Capabilities(forward=True, requires_analytic=True, error_estimate=True,
+                                second_order=True)
     options = (Option("h", float, 1e-100, "imaginary step"),)
 
     def validate_options(self) -> None:
@@ -37,15 +38,18 @@ class ComplexStep(Backend):
                 f"backend 'complex' needs a complex-analytic model, but {model.name!r} uses "
                 f"{', '.join(bad)}; use --backend sympy (exact) or --backend fd")
         prep = make_prep(self, model, op, wrt)
+        from .finite_diff import typical_scales
+
         return Prep(**{**prep.__dict__, "data": (model_function(model),
-                                                 model_function(model, complex_mode=True))})
+                                                 model_function(model, complex_mode=True),
+                                                 typical_scales(model))})
 
     def jvp(self, prep: Prep, A, V) -> Block:
         import numpy as np
 
         from ._fdcore import complex_step_jvp
 
-        F, Fc = prep.data
+        F, Fc, _ = prep.data
         A = np.asarray(A, dtype=float)
         N, s = A.shape
         D = np.zeros((N, s))
@@ -56,7 +60,7 @@ class ComplexStep(Backend):
     def jacobian(self, prep: Prep, A) -> Block:
         import numpy as np
 
-        F, Fc = prep.data
+        F, Fc, _ = prep.data
         A = np.asarray(A, dtype=float)
         idx = list(prep.wrt_idx)
         N = A.shape[0]
@@ -79,3 +83,16 @@ class ComplexStep(Backend):
             rowmax = np.max(np.where(bad, 0.0, np.abs(J)), axis=2, keepdims=True)
             err = np.where(bad, np.inf, _cs_error(J, rowmax))
         return Block(value=value, derivative=J, error=err, nfev=k + 1)
+
+    def vjp(self, prep: Prep, A, U) -> Block:
+        """uᵀJ costs the full Jacobian here (no reverse mode): said in ``extra["cost"]``."""
+        from ._derived import vjp_from_jacobian
+
+        return vjp_from_jacobian(self, prep, A, U)
+
+    def hessian(self, prep: Prep, A) -> Block:
+        """Extrapolated differences of the complex-step gradient (exact to rounding)."""
+        from ._derived import hessian_by_differencing
+
+        return hessian_by_differencing(prep, A, lambda B: self.jacobian(prep, B),
+                                       {"typical_x": prep.data[2]})

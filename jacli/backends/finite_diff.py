@@ -9,13 +9,26 @@ from __future__ import annotations
 from ._protocol import Backend, Block, Capabilities, Option, Prep, make_prep
 
 
+def typical_scales(model):
+    """Each symbol's natural scale, the floor of its step (h ~ rel * max(|x|, typ)).
+
+    The nominal magnitude, else sigma, else 1: a floor of 1 for every variable would step
+    right over the features of a quantity of size 1e-4.
+    """
+    import numpy as np
+
+    typ = [abs(q.value) if q.value else (q.sigma if q.sigma else 1.0)
+           for q in tuple(model.inputs) + tuple(model.parameters)]
+    return np.asarray(typ, dtype=float)
+
+
 class FiniteDiff(Backend):
     """Central differences of selectable order, extrapolated, with per-entry error estimates."""
 
     name = "fd"
     description = ("finite differences: central, Richardson-extrapolated, relative steps, "
                    "per-entry error estimate; works on any model that evaluates")
-    capabilities = Capabilities(error_estimate=True, forward=True)
+    capabilities = Capabilities(error_estimate=True, forward=True, second_order=True)
     options = (
         Option("order", int, 2, "order of the central difference formula", choices=(2, 4, 6, 8)),
         Option("rel_step", float, 0.0, "base relative step (0 = automatic)"),
@@ -45,17 +58,8 @@ class FiniteDiff(Backend):
     def prepare(self, model, op, wrt=None) -> Prep:
         from ..model._numeric import model_function
 
-        import numpy as np
-
         prep = make_prep(self, model, op, wrt)
-        F = model_function(model)
-        # The natural scale of each symbol sets the floor of its step (h ~ rel * max(|x|, typ)):
-        # the nominal magnitude, else sigma, else 1.  A default of 1 for every variable would
-        # step right over the features of a quantity of size 1e-4.
-        typ = []
-        for q in tuple(model.inputs) + tuple(model.parameters):
-            typ.append(abs(q.value) if q.value else (q.sigma if q.sigma else 1.0))
-        return Prep(**{**prep.__dict__, "data": (F, np.asarray(typ, dtype=float))})
+        return Prep(**{**prep.__dict__, "data": (model_function(model), typical_scales(model))})
 
     def jvp(self, prep: Prep, A, V) -> Block:
         import numpy as np
@@ -97,3 +101,17 @@ class FiniteDiff(Backend):
             J[:, :, c], err[:, :, c], nf = fd_jvp(f, A, D, typical_x=typ, **self._kw())
             total += nf
         return Block(value=value, derivative=J, error=err, nfev=total)
+
+    def vjp(self, prep: Prep, A, U) -> Block:
+        """uᵀJ costs the full Jacobian here (no reverse mode): said in ``extra["cost"]``."""
+        from ._derived import vjp_from_jacobian
+
+        return vjp_from_jacobian(self, prep, A, U)
+
+    def hessian(self, prep: Prep, A) -> Block:
+        """Nested differences: extrapolated differences of the extrapolated-difference gradient."""
+        from ._derived import hessian_by_differencing
+
+        kw = self._kw()
+        kw["typical_x"] = prep.data[1]
+        return hessian_by_differencing(prep, A, lambda B: self.jacobian(prep, B), kw)

@@ -67,18 +67,18 @@ class Symbolic(Backend):
 
     name = "sympy"
     description = "exact: symbolic derivatives (jacli DAG, SymPy printing), generated NumPy code"
-    capabilities = Capabilities(exact=True, forward=True, reverse=True, sparse=True,
-                                symbolic_output=True)
+    capabilities = Capabilities(exact=True, forward=True, reverse=True, second_order=True,
+                                sparse=True, symbolic_output=True)
     options = ()
 
     def prepare(self, model, op, wrt=None) -> Prep:
         prep = make_prep(self, model, op, wrt)
         if op == "jacobian":
             data = self._prepare_jacobian(model, prep)
-        elif op == "jvp":
-            data = self._prepare_product(model, prep, forward=True)
+        elif op == "hessian":
+            data = self._prepare_hessian(model, prep)
         else:
-            data = self._prepare_product(model, prep, forward=False)
+            data = self._prepare_product(model, prep, op)
         return Prep(**{**prep.__dict__, "data": data})
 
     # -- jacobian ------------------------------------------------------------------------
@@ -153,49 +153,113 @@ class Symbolic(Backend):
 
     # -- products ------------------------------------------------------------------------
 
-    def _prepare_product(self, model, prep, *, forward: bool):
-        """Generated code for J·v (forward) or uᵀJ (reverse) with the vector as extra symbols.
+    def _prepare_product(self, model, prep, op):
+        """Generated code for J·v, uᵀJ or H_i·v with the vector as extra symbols.
 
         The vector symbols are named ``v.0``, ``u.0``, ... which no model name can be.
+        jvp is one forward sweep; vjp is the adjoint of uᵀf by reverse accumulation over
+        the DAG (common subexpressions shared), so it costs a small multiple of f
+        whatever the number of inputs; hvp is forward over reverse.
         """
         outs = [eq.expr for eq in model.outputs]
-        if forward:
+        if op == "jvp":
             vs = [f"v.{j}" for j in range(len(prep.wrt))]
-            targets = []
-            for o in outs:
-                terms = []
-                for j, w in enumerate(prep.wrt):
-                    if w in o.deps:
-                        terms.append(_expr.mul(_expr.symbol(vs[j]), _expr.diff(o, w)))
-                targets.append(_expr.add(*terms) if terms else _expr.ZERO)
-        else:
+            targets = _expr.directional(outs, {w: _expr.symbol(v) for w, v in zip(prep.wrt, vs)})
+        elif op == "vjp":
             vs = [f"u.{i}" for i in range(len(outs))]
             s = _expr.add(*[_expr.mul(_expr.symbol(u), o) for u, o in zip(vs, outs)])
             targets = _expr.gradient_reverse(s, list(prep.wrt))
+        else:  # hvp: d/dt grad f_i(x + t v) for every output
+            vs = [f"v.{j}" for j in range(len(prep.wrt))]
+            grads = [g for o in outs for g in _expr.gradient_reverse(o, list(prep.wrt))]
+            targets = _expr.directional(grads, {w: _expr.symbol(v) for w, v in zip(prep.wrt, vs)})
         gen = _codegen.generate(outs + targets, prep.symbols + tuple(vs), name="_prod")
         return _codegen.compile_function(gen)
 
     def _product(self, prep, A, W, width):
         import numpy as np
 
-        A = np.asarray(A, dtype=float)
-        W = np.asarray(W, dtype=float)
-        N = A.shape[0]
+        At = np.ascontiguousarray(np.concatenate([np.asarray(A, dtype=float),
+                                                  np.asarray(W, dtype=float)], axis=1).T)
+        N = At.shape[1]
         m = len(prep.outputs)
-        value = np.empty((N, m))
-        out = np.empty((N, width))
+        Vt = np.empty((m, N))
+        Ot = np.empty((width, N))
         with np.errstate(all="ignore"):
             for s in range(0, N, CHUNK):
-                blk = np.concatenate([A[s:s + CHUNK], W[s:s + CHUNK]], axis=1)
-                vals = prep.data([blk[:, j] for j in range(blk.shape[1])])
+                e = min(s + CHUNK, N)
+                vals = prep.data(At[:, s:e])
                 for i in range(m):
-                    value[s:s + CHUNK, i] = vals[i]
+                    Vt[i, s:e] = vals[i]
                 for i in range(width):
-                    out[s:s + CHUNK, i] = vals[m + i]
-        return Block(value=value, derivative=out, error=None, nfev=0)
+                    Ot[i, s:e] = vals[m + i]
+        return Block(value=Vt.T, derivative=Ot.T, error=None, nfev=0)
 
     def jvp(self, prep: Prep, A, V) -> Block:
         return self._product(prep, A, V, len(prep.outputs))
 
     def vjp(self, prep: Prep, A, U) -> Block:
         return self._product(prep, A, U, len(prep.wrt))
+
+    def hvp(self, prep: Prep, A, V) -> Block:
+        if prep.op != "hvp":
+            return super().hvp(prep, A, V)
+        m, k = len(prep.outputs), len(prep.wrt)
+        b = self._product(prep, A, V, m * k)
+        return Block(value=b.value, derivative=b.derivative.reshape(-1, m, k), error=None, nfev=0)
+
+    # -- hessian -------------------------------------------------------------------------
+
+    def _prepare_hessian(self, model, prep):
+        """Exact gradients and upper-triangle Hessian entries of every output, as code."""
+        outs = [eq.expr for eq in model.outputs]
+        wrt = list(prep.wrt)
+        col = {w: j for j, w in enumerate(wrt)}
+        m, k = len(outs), len(wrt)
+        g_idx, h_idx, targets = [], [], list(outs)
+        grads = []
+        for i, o in enumerate(outs):
+            row = []
+            for j, w in enumerate(wrt):
+                d = _expr.diff(o, w) if w in o.deps else _expr.ZERO
+                row.append(d)
+                if not (d.op == "const" and d.val == 0):
+                    g_idx.append(i * k + j)
+                    targets.append(d)
+            grads.append(row)
+        for i in range(m):
+            for j in range(k):
+                g = grads[i][j]
+                memo_vars = [w for w in g.deps if w in col and col[w] >= j]
+                for w in sorted(memo_vars, key=col.get):
+                    h = _expr.diff(g, w)
+                    if not (h.op == "const" and h.val == 0):
+                        h_idx.append((i, j, col[w]))
+                        targets.append(h)
+        gen = _codegen.generate(targets, prep.symbols, name="_hess")
+        return (_codegen.compile_function(gen), tuple(g_idx), tuple(h_idx), m, k)
+
+    def hessian(self, prep: Prep, A) -> Block:
+        import numpy as np
+
+        fn, g_idx, h_idx, m, k = prep.data
+        At = np.ascontiguousarray(np.asarray(A, dtype=float).T)
+        N = At.shape[1]
+        Vt = np.empty((m, N))
+        Gt = np.zeros((m * k, N))
+        Ht = np.zeros((m * k * k, N))
+        ng = len(g_idx)
+        with np.errstate(all="ignore"):
+            for s in range(0, N, CHUNK):
+                e = min(s + CHUNK, N)
+                vals = fn(At[:, s:e])
+                for i in range(m):
+                    Vt[i, s:e] = vals[i]
+                for q, f in enumerate(g_idx):
+                    Gt[f, s:e] = vals[m + q]
+                for q, (i, j, l) in enumerate(h_idx):
+                    v = vals[m + ng + q]
+                    Ht[(i * k + j) * k + l, s:e] = v
+                    Ht[(i * k + l) * k + j, s:e] = v
+        return Block(value=Vt.T, derivative=Ht.T.reshape(N, m, k, k), error=None, nfev=0,
+                     extra={"gradient": Gt.T.reshape(N, m, k)})

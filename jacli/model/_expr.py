@@ -712,6 +712,28 @@ def diff(node: Node, name: str, memo: dict | None = None) -> Node:
     return memo[node]
 
 
+def directional(roots, tangents: dict) -> list:
+    """Forward-mode directional derivatives: ``sum_s tangents[s] * d root / d s`` for each root.
+
+    ``tangents`` maps symbol names to nodes (often symbols of a direction vector); one
+    sweep over the DAG serves every root, visiting only nodes that depend on a seeded
+    symbol.  Applied to a gradient it gives the Hessian-vector product (forward over
+    reverse) without forming the Hessian.
+    """
+    roots = list(roots)
+    seeded = frozenset(tangents)
+    memo: dict = {}
+    for n in topo_order(roots):
+        if n.deps.isdisjoint(seeded):
+            continue
+        if n.op == "sym":
+            memo[n] = tangents[n.val]
+            continue
+        dargs = [memo.get(a, ZERO) for a in n.args]
+        memo[n] = _d_local(n, dargs)
+    return [memo.get(r, ZERO) for r in roots]
+
+
 def gradient_reverse(node: Node, names: list) -> list:
     """All partial derivatives of one node by reverse accumulation over the DAG.
 

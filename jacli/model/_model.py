@@ -95,6 +95,27 @@ class Model:
             object.__setattr__(self, "_fingerprint", fp)
         return fp
 
+    def select_outputs(self, names) -> "Model":
+        """A model with only the named outputs, in the given order (UsageError on unknown names)."""
+        from ..errors import UsageError
+
+        if names is None:
+            return self
+        names = [names] if isinstance(names, str) else list(names)
+        by_name = {e.name: e for e in self.outputs}
+        for n in names:
+            if n not in by_name:
+                import difflib
+                close = difflib.get_close_matches(n, list(by_name), n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise UsageError(f"--output: '{n}' is not an output of {self.name!r}{hint}; "
+                                 f"outputs: {', '.join(by_name)}")
+        if len(set(names)) != len(names):
+            raise UsageError("--output: an output is named twice")
+        if names == list(by_name):
+            return self
+        return replace(self, outputs=tuple(by_name[n] for n in names), extra={})
+
     def with_params(self, overrides: dict) -> "Model":
         """A copy with parameter values replaced; unknown names raise UsageError."""
         from ..errors import UsageError
