@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "__version__", "load_model", "model_from_expressions", "Model", "jacobian", "jacobian_stream",
-    "jvp", "vjp", "hessian", "hvp", "stream",
+    "jvp", "vjp", "hessian", "hvp", "stream", "hvp_function",
     "prepare", "symbolic_jacobian", "get_backend", "backend_names", "Result", "Status",
 ]
 
@@ -28,6 +28,7 @@ _LAZY = {
     "hessian": ("jacli._ops", "hessian"),
     "hvp": ("jacli._ops", "hvp"),
     "stream": ("jacli._ops", "stream"),
+    "hvp_function": ("jacli._ops", "hvp_function"),
     "jacobian_stream": ("jacli._ops", "jacobian_stream"),
     "prepare": ("jacli._ops", "prepare"),
     "symbolic_jacobian": ("jacli.backends.symbolic", "symbolic_jacobian"),
