@@ -21,6 +21,10 @@ Examples:
   jacli jacobian samples/arm.toml
   jacli jacobian -e "x*y, sin(x) + y" --at x=1,y=2 --format json
   jacli jacobian samples/lorenz.toml --points pts.csv --format jsonl
+  jacli jvp samples/arm.toml --vector theta1=1
+  jacli vjp samples/arm.toml --vector 1,0 --format json
+  jacli hessian -e "(1-x)^2 + 100*(y-x^2)^2" --at x=1,y=1
+  jacli hessian samples/puromycin_residuals.toml --of sumsq
   jacli backends
 
 \b
@@ -31,13 +35,19 @@ Exit codes: 0 ok, 1 internal error, 2 usage, 3 model or input error,
 
 class _Group(click.Group):
     def list_commands(self, ctx):
-        return ["jacobian", "backends"]
+        return ["jacobian", "jvp", "vjp", "hessian", "backends"]
 
     def get_command(self, ctx, name):
         # Commands are imported on demand: `jacli backends` never imports the jacobian code.
         if name == "jacobian":
             from .jacobian_cmd import jacobian
             return jacobian
+        if name in ("jvp", "vjp"):
+            from . import products_cmd
+            return getattr(products_cmd, name)
+        if name == "hessian":
+            from .hessian_cmd import hessian
+            return hessian
         if name == "backends":
             from .backends_cmd import backends
             return backends

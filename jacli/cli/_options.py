@@ -98,3 +98,144 @@ def at_assignments(at) -> dict:
                 raise UsageError(f"--at: '{k}' is given twice")
             out[k] = v
     return out
+
+
+def wrt_option(f):
+    return click.option("--wrt", metavar="NAMES", help="Differentiate with respect to these inputs "
+                        "and/or parameters (comma-separated, in this order; default: all inputs).")(f)
+
+
+def vector_option(help_text):
+    """``--vector VALUES``: a direction given in order (``1,0,-2``) or by name (``y=1,x=-2``)."""
+    return click.option("--vector", "vector", metavar="VALUES", help=help_text)
+
+
+def parse_vector(text, names, *, what="--vector", role="inputs") -> list:
+    """The vector of ``--vector`` as floats in ``names`` order.
+
+    ``"1,0,-2"`` gives the values in order (exactly ``len(names)`` of them);
+    ``"y=1,x=-2"`` gives them by name, names not mentioned being 0.  Any mistake is an
+    :class:`~jacli.errors.InputError` (exit 3) naming what was expected.
+    """
+    import difflib
+
+    from .._io import _parse_number
+    from ..errors import InputError
+
+    listing = f"{len(names)} value{'s' if len(names) != 1 else ''} ({', '.join(names)})"
+    items = [s.strip() for s in text.split(",")]
+    if not text.strip() or any(not s for s in items):
+        raise InputError(f"{what}: {'empty' if not text.strip() else f'empty item in {text!r}'}; "
+                         f"expected {listing} or name=value pairs such as '{names[0]}=1'")
+    named = ["=" in s for s in items]
+    if any(named) and not all(named):
+        raise InputError(f"{what}: mixes plain values and name=value pairs in {text!r}; use one form")
+    try:
+        if not any(named):
+            values = [_parse_number(s) for s in items]
+            if len(values) != len(names):
+                raise InputError(f"{what}: expected {listing}, got {len(values)}; or give name=value "
+                                 "pairs (names not given are 0)")
+            return values
+        out = dict.fromkeys(names, 0.0)
+        seen = set()
+        for s in items:
+            name, _, value = (p.strip() for p in s.partition("="))
+            if name not in out:
+                close = difflib.get_close_matches(name, names, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise InputError(f"{what}: '{name}' is not one of the {role}{hint}; "
+                                 f"the {role} are {', '.join(names)}")
+            if name in seen:
+                raise InputError(f"{what}: '{name}' is given twice")
+            seen.add(name)
+            out[name] = _parse_number(value)
+        return list(out.values())
+    except ValueError as exc:
+        raise InputError(f"{what}: {exc}") from None
+
+
+def point_records(points, model, *, prefix=None, names=(), vector=None, role="inputs"):
+    """Records ``(values, error[, vector])`` for :func:`jacli._ops.stream` from a points file.
+
+    With ``prefix`` (``"u."``/``"v."``) each row may carry its own vector as ``PREFIX.NAME``
+    columns (names not given are 0); rows without them use ``vector``.  Whole-file mistakes
+    (an unknown vector column, a vector given twice, no vector at all) raise before any work;
+    a row whose vector is wrong becomes a ``bad_input`` point.
+    """
+    from .._io import read_points
+    from ..errors import InputError
+
+    reader = read_points(points, model.input_names, model.nominal,
+                         extra_prefixes=(prefix,) if prefix else ())
+    if prefix is None:
+        return ((row.values, row.error) for row in reader)
+    full = [prefix + n for n in names]
+
+    def check(cols):
+        for c in cols:
+            if c not in full:
+                return (f"'{c}' is not a vector entry: the vector's {role} are {', '.join(names)} "
+                        f"(columns {', '.join(full[:4])}{', ...' if len(full) > 4 else ''})")
+        return None
+
+    if reader.columns is not None:
+        cols = [c for c in reader.columns if c.startswith(prefix)]
+        bad = check(cols)
+        if bad:
+            reader.close()
+            raise InputError(bad, file=reader.name)
+        if cols and vector is not None:
+            reader.close()
+            raise UsageError(f"the vector is given twice: --vector and {prefix}NAME columns in "
+                             f"{reader.name}; drop one")
+        if not cols and vector is None:
+            reader.close()
+            raise UsageError(f"no vector: give --vector or {prefix}NAME columns in {reader.name}")
+
+    def records():
+        for row in reader:
+            if row.values is None:
+                yield row.values, row.error, None
+            elif row.extra:
+                bad = check(row.extra)
+                if bad:
+                    yield None, f"{reader.name}: point {row.index}: {bad}", None
+                else:
+                    yield row.values, None, [row.extra.get(c, 0.0) for c in full]
+            elif vector is not None:
+                yield row.values, None, vector
+            else:
+                yield None, (f"{reader.name}: point {row.index}: no vector ({prefix}NAME keys) "
+                             "and no --vector"), None
+
+    return records()
+
+
+def write_results(results, *, fmt, output, model, single, **writer_kw) -> int:
+    """Stream ``results`` to ``output`` in ``fmt``; the exit code (5 when some points failed,
+    with one line on stderr)."""
+    import sys
+
+    from .._io import atomic_open
+    from ..errors import ExitCode
+    from ..render import make_writer
+
+    failed, first = 0, None
+    with atomic_open(output) as fp:
+        writer = make_writer(fmt, fp, model=model.name, single=single, **writer_kw)
+        for res in results:
+            bad = res.status != 0
+            if first is None and bad.any():
+                first = res.messages[int(bad.argmax())]
+            failed += int(bad.sum())
+            writer.write(res)
+        writer.close()
+    if not failed:
+        return 0
+    if single:
+        sys.stderr.write(f"jacli: error: {first or 'the point failed'}\n")
+    else:
+        sys.stderr.write(f"jacli: error: {failed} point{'s' if failed > 1 else ''} failed "
+                         "(see their status and message in the output); the others were written\n")
+    return int(ExitCode.POINTS_FAILED)

@@ -13,6 +13,9 @@ results the same way whatever the format::
 point); it selects the single-point JSON document and plain ``J =`` labels.  A points
 file always gives the batch shapes, even with one row (see docs/json-schema.md).
 
+Results of every operation (``jacobian``, ``jvp``, ``vjp``, ``hvp``, ``hessian``) go through
+the same writers; the shape of each format per operation is in docs/json-schema.md.
+
 Importing this package imports neither :mod:`rich` nor SymPy; :mod:`jacli.render.tables`
 is imported only when a table is asked for.
 """
@@ -43,7 +46,7 @@ class Writer(Protocol):
 
 def make_writer(fmt: str, fp: IO[str], *, model: str, single: bool = False,
                 sparsity: bool = False, command: Optional[str] = None,
-                console=None) -> Writer:
+                console=None, keyed: Optional[bool] = None) -> Writer:
     """The streaming writer for output format ``fmt``.
 
     Parameters
@@ -62,6 +65,9 @@ def make_writer(fmt: str, fp: IO[str], *, model: str, single: bool = False,
         Command name recorded in JSON; default the result's ``op``.
     console : rich.console.Console, optional
         For ``"table"``: the console to render to; default ``Console(file=fp)``.
+    keyed : bool, optional
+        JSON of hvp/hessian results: per-output values as ``{output: ...}`` (True) or bare
+        (False); default keyed when a result has several outputs.
 
     Returns
     -------
@@ -88,10 +94,11 @@ def make_writer(fmt: str, fp: IO[str], *, model: str, single: bool = False,
     """
     if fmt == "json":
         from jacli.render.json import JsonWriter
-        return JsonWriter(fp, model=model, single=single, command=command, sparsity=sparsity)
+        return JsonWriter(fp, model=model, single=single, command=command, sparsity=sparsity,
+                          keyed=keyed)
     if fmt == "jsonl":
         from jacli.render.json import JsonlWriter
-        return JsonlWriter(fp, model=model, command=command, sparsity=sparsity)
+        return JsonlWriter(fp, model=model, command=command, sparsity=sparsity, keyed=keyed)
     if fmt == "csv":
         from jacli.render.text import CsvWriter
         return CsvWriter(fp)

@@ -32,6 +32,7 @@ __all__ = [
     "JsonWriter",
     "JsonlWriter",
     "batch_document",
+    "data_document",
     "iter_lines",
     "point_document",
     "point_line",
@@ -213,11 +214,14 @@ def _header_pairs(result: Result, model: str, command: Optional[str], sep: str, 
         ("params", params),
         ("exact", "true" if result.exact else "false"),
         ("nfev", str(int(result.nfev))),
-    ]
+    ] + (_op_header_pairs(result, sep) if result.op != "jacobian" else [])
 
 
 def _point_pairs(result: Result, i: int, *, sep: str, colon: str, indent: str,
-                 index: Optional[int], sparsity: bool) -> list:
+                 index: Optional[int], sparsity: bool, keyed: Optional[bool] = None) -> list:
+    if result.op != "jacobian":
+        return _op_point_pairs(result, i, sep=sep, colon=colon, indent=indent, index=index,
+                               keyed=keyed)
     at = np.asarray(result.at[i], dtype=np.float64)
     value = np.asarray(result.value[i], dtype=np.float64)
     jac = np.asarray(result.derivative[i], dtype=np.float64)
@@ -253,20 +257,175 @@ def _pretty(pairs) -> list:
     return chunks
 
 
-def _point_document_chunks(result, i, model, command, sparsity) -> list:
+def _point_document_chunks(result, i, model, command, sparsity, keyed=None) -> list:
     pairs = _header_pairs(result, model, command, ", ", ": ")
     pairs += _point_pairs(result, i, sep=", ", colon=": ", indent="    ", index=None,
-                          sparsity=sparsity)
+                          sparsity=sparsity, keyed=keyed)
     return _pretty(pairs)
 
 
-def _point_line_chunks(result, i, model, index, command, sparsity) -> list:
+def _point_line_chunks(result, i, model, index, command, sparsity, keyed=None) -> list:
     pairs = _header_pairs(result, model, command, ",", ":")
     pairs += _point_pairs(result, i, sep=",", colon=":", indent="", index=index,
-                          sparsity=sparsity)
+                          sparsity=sparsity, keyed=keyed)
     chunks = _obj_chunks(pairs, ",", ":")
     chunks.append("\n")
     return chunks
+
+
+# --------------------------------------------------------------------------- products, Hessians
+
+
+def _json_value(v, sep: str = ", ", colon: str = ": ") -> str:
+    """Plain data (dict, list, array, number, string, bool, None) as compact JSON text.
+
+    Floats round-trip as everywhere else; NaN and infinities become ``null``.
+    """
+    if v is None:
+        return "null"
+    if isinstance(v, (bool, np.bool_)):
+        return "true" if v else "false"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return _num(v)
+    if isinstance(v, str):
+        return _str(v)
+    if isinstance(v, dict):
+        return _obj([(str(k), _json_value(x, sep, colon)) for k, x in v.items()], sep, colon)
+    if isinstance(v, np.ndarray) and v.dtype.kind == "f" and v.ndim in (1, 2):
+        return _vector(v, sep) if v.ndim == 1 else "[" + sep.join(_row_strings(v, sep)) + "]"
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return "[" + sep.join(_json_value(x, sep, colon) for x in v) + "]"
+    raise TypeError(f"cannot write {type(v).__name__} as JSON")
+
+
+def _per_output(names, arrays, fn, keyed: bool, sep: str, colon: str, indent: str):
+    """``fn(arrays[0])`` alone, or ``{name: fn(arrays[q])}`` (one key per line when pretty)."""
+    if not keyed:
+        return fn(arrays[0])
+    chunks = ["{\n" + indent if indent else "{"]
+    for q, name in enumerate(names):
+        chunks.append(f"{_str(name)}{colon}")
+        v = fn(arrays[q])
+        chunks.extend(v) if isinstance(v, list) else chunks.append(v)
+        chunks.append(",\n" + indent if indent else sep)
+    chunks[-1] = "\n" + indent[:-2] + "}" if indent else "}"
+    return chunks
+
+
+def _extra_at(result: Result, key: str, i: int):
+    v = result.extra.get(key)
+    return None if v is None else np.asarray(v[i], dtype=np.float64)
+
+
+def _op_header_pairs(result: Result, sep: str) -> list:
+    """Header keys of jvp/vjp/hvp/hessian results beyond the Jacobian's."""
+    pairs = []
+    if "gauss_newton" in result.extra:
+        pairs.append(("of", _str("sumsq")))
+        names = result.extra.get("residual_names")
+        if names is not None:
+            pairs.append(("residual_names", "[" + sep.join(map(_str, names)) + "]"))
+    if result.extra.get("cost"):
+        pairs.append(("note", _str(result.extra["cost"])))
+    return pairs
+
+
+def _op_point_pairs(result: Result, i: int, *, sep: str, colon: str, indent: str,
+                    index: Optional[int], keyed: Optional[bool]) -> list:
+    """Point keys of a jvp, vjp, hvp or hessian result (see docs/json-schema.md)."""
+    op = result.op
+    keyed = len(result.outputs) > 1 if keyed is None else keyed
+    at = np.asarray(result.at[i], dtype=np.float64)
+    value = np.asarray(result.value[i], dtype=np.float64)
+    d = np.asarray(result.derivative[i], dtype=np.float64)
+    err = None if result.error is None else np.asarray(result.error[i], dtype=np.float64)
+    vec, grad = _extra_at(result, "vector", i), _extra_at(result, "gradient", i)
+    gn = _extra_at(result, "gauss_newton", i)
+    status, message = _status(result, i, not _all_finite(value, d, err, vec, grad, gn))
+    inner = indent + "  " if keyed and indent else indent
+
+    def per(arrays, fn):
+        return _per_output(result.outputs, arrays, fn, keyed, sep, colon, indent)
+
+    def vec_text(a):
+        return _vector(a, sep)
+
+    def mat_text(a):
+        return _matrix(a, sep, inner)
+
+    pairs = [] if index is None else [("index", str(int(index)))]
+    pairs += [("at", _obj([(n, _num(x)) for n, x in zip(result.inputs, at.tolist())], sep, colon)),
+              ("value", _vector(value, sep))]
+    if vec is not None:
+        pairs.append(("vector", _vector(vec, sep)))
+    if op in ("jvp", "vjp"):
+        pairs += [(op, _vector(d, sep)), ("error", "null" if err is None else _vector(err, sep))]
+    elif op == "hvp":
+        pairs += [("hvp", per(d, vec_text)), ("error", "null" if err is None else per(err, vec_text))]
+    else:
+        if grad is not None:
+            pairs.append(("gradient", per(grad, vec_text)))
+        pairs += [("hessian", per(d, mat_text)), ("error", "null" if err is None else per(err, mat_text))]
+        if gn is not None:
+            pairs += [("gauss_newton", _matrix(gn, sep, indent)),
+                      ("neglected_norm", _num(result.extra["neglected_norm"][i])),
+                      ("residuals", _vector(_extra_at(result, "residuals", i), sep))]
+        curvature = result.extra.get("curvature")
+        if curvature is not None:
+            pairs.append(("curvature", per(curvature[i] if curvature[i] is not None
+                                           else [None] * len(result.outputs),
+                                           lambda c: _json_value(c, sep, colon))))
+    pairs += [("status", _str(status)), ("message", "null" if message is None else _str(message))]
+    return pairs
+
+
+def _is_matrix(v) -> bool:
+    if isinstance(v, np.ndarray):
+        return v.ndim == 2
+    return isinstance(v, (list, tuple)) and len(v) > 0 and all(isinstance(r, (list, tuple)) for r in v)
+
+
+def _has_matrix(v) -> bool:
+    return _is_matrix(v) or (isinstance(v, dict) and any(_has_matrix(x) for x in v.values()))
+
+
+def _pretty_value(v, indent: str) -> str:
+    """Like :func:`_json_value`, with matrix rows (and objects holding matrices) one per line."""
+    inner = indent + "  "
+    if isinstance(v, dict) and _has_matrix(v):
+        return "{\n" + ",\n".join(f"{inner}{_str(str(k))}: {_pretty_value(x, inner)}"
+                                  for k, x in v.items()) + "\n" + indent + "}"
+    if _is_matrix(v):
+        return "[\n" + ",\n".join(inner + _json_value(r) for r in v) + "\n" + indent + "]"
+    return _json_value(v)
+
+
+def data_document(data: dict, *, compact: bool = False) -> str:
+    """A JSON document from plain data (dict of str to lists, arrays, numbers, ...).
+
+    Used for outputs that are not per-point results: symbolic Hessians and the matrix-free
+    curvature report.  Pretty (one top-level key per line, matrix rows one per line) or
+    ``compact`` (one line, as in JSON Lines).  NaN and infinities become ``null``.
+
+    Examples
+    --------
+    >>> print(data_document({"schema": 1, "hessian": [[2.0, 0.0], [0.0, float("inf")]]}), end="")
+    {
+      "schema": 1,
+      "hessian": [
+        [2.0, 0.0],
+        [0.0, null]
+      ]
+    }
+    >>> data_document({"a": [1.0], "b": None}, compact=True)
+    '{"a":[1.0],"b":null}\\n'
+    """
+    if compact:
+        return _json_value(data, ",", ":") + "\n"
+    return "{\n" + ",\n".join(f"  {_str(str(k))}: {_pretty_value(v, '  ')}"
+                              for k, v in data.items()) + "\n}\n"
 
 
 # --------------------------------------------------------------------------- public
@@ -368,12 +527,16 @@ class JsonWriter:
         Command name; default the result's ``op``.
     sparsity : bool
         Add a ``sparsity`` object to each point.
+    keyed : bool, optional
+        Hessian-type results: write per-output values as ``{output: ...}`` objects (True) or
+        bare (False); default keyed when there are several outputs.
     """
 
     def __init__(self, fp: IO[str], *, model: str, single: bool = False,
-                 command: Optional[str] = None, sparsity: bool = False):
+                 command: Optional[str] = None, sparsity: bool = False,
+                 keyed: Optional[bool] = None):
         self.fp, self.model, self.single = fp, model, single
-        self.command, self.sparsity = command, sparsity
+        self.command, self.sparsity, self.keyed = command, sparsity, keyed
         self.count = self.ok = 0
         self._closed = False
 
@@ -384,7 +547,7 @@ class JsonWriter:
                 raise ValueError("JsonWriter(single=True) got more than one point")
             for i in range(len(result)):
                 self.fp.writelines(_point_document_chunks(result, i, self.model, self.command,
-                                                          self.sparsity))
+                                                          self.sparsity, self.keyed))
                 self._count(result, i)
             return
         for i in range(len(result)):
@@ -395,7 +558,7 @@ class JsonWriter:
             else:
                 self.fp.write(",\n")
             pairs = _point_pairs(result, i, sep=",", colon=":", indent="", index=self.count,
-                                 sparsity=self.sparsity)
+                                 sparsity=self.sparsity, keyed=self.keyed)
             self.fp.write("    ")
             self.fp.writelines(_obj_chunks(pairs, ",", ":"))
             self._count(result, i)
@@ -423,15 +586,16 @@ class JsonlWriter:
     """
 
     def __init__(self, fp: IO[str], *, model: str, command: Optional[str] = None,
-                 sparsity: bool = False):
+                 sparsity: bool = False, keyed: Optional[bool] = None):
         self.fp, self.model, self.command, self.sparsity = fp, model, command, sparsity
+        self.keyed = keyed
         self.count = 0
 
     def write(self, result: Result) -> None:
         """Write one line per point of ``result``."""
         for i in range(len(result)):
             self.fp.writelines(_point_line_chunks(result, i, self.model, self.count,
-                                                  self.command, self.sparsity))
+                                                  self.command, self.sparsity, self.keyed))
             self.count += 1
 
     def close(self) -> None:

@@ -34,9 +34,13 @@ from jacli.results import Result, Status
 
 __all__ = [
     "TableWriter",
+    "curvature_lines",
+    "render_matrix_free",
+    "render_op_point",
     "render_point",
     "render_sparsity",
     "render_symbolic",
+    "render_symbolic_hessian",
 ]
 
 DIGITS = 7            # significant digits of a table entry
@@ -281,8 +285,12 @@ def render_point(result: Result, i: int = 0, *, console: Console, model: str,
     Notes
     -----
     A point whose status is not OK shows its message in red; its table is drawn only if
-    some derivative is finite.
+    some derivative is finite.  Results of jvp, vjp, hvp and hessian are drawn by
+    :func:`render_op_point`.
     """
+    if result.op != "jacobian":
+        return render_op_point(result, i, console=console, model=model, index=index,
+                               max_rows=max_rows, max_cols=max_cols)
     code = Status(int(result.status[i]))
     console.print(_header(result, i, model, index), soft_wrap=True)
     if code != Status.OK:
@@ -450,6 +458,294 @@ def render_symbolic(*, console: Console, model: str, backend: str, inputs: Seque
             line.append(f" = {jacobian[i][j]}")
             console.print(line, soft_wrap=True)
             shown += 1
+
+
+# --------------------------------------------------------------------------- products, Hessians
+
+
+def _vector_line(label: str, names: Sequence[str], values) -> Text:
+    t = Text(f"{label}: ", style="bold")
+    t.append(_point_text(names, values), style="")
+    return t
+
+
+def _column_table(first: str, names: Sequence[str], columns: list) -> Table:
+    """A table with a name column and aligned numeric columns ``[(header, cells), ...]``."""
+    table = Table(header_style="bold")
+    table.add_column(first, no_wrap=True)
+    aligned = []
+    for head, cells in columns:
+        head, cells = _align(cells, head)
+        table.add_column(head, no_wrap=True)
+        aligned.append(cells)
+    for r, name in enumerate(names):
+        table.add_row(name, *[_styled(col[r]) for col in aligned])
+    return table
+
+
+def _product_table(result: Result, i: int) -> Table:
+    d = np.asarray(result.derivative[i], dtype=np.float64)
+    err = None if result.error is None else np.asarray(result.error[i], dtype=np.float64)
+    if result.op == "jvp":
+        value = np.asarray(result.value[i], dtype=np.float64)
+        cols = [("value", [_fmt(v) for v in value.tolist()]), ("J·v", [_fmt(v) for v in d.tolist()])]
+        first, names = "output", result.outputs
+    else:
+        cols = [("uᵀJ", [_fmt(v) for v in d.tolist()])]
+        first, names = "input", result.wrt
+    if err is not None:
+        cols.append(("± error", ["±" + _fmt(e, 2) for e in err.tolist()]))
+    return _column_table(first, names, cols)
+
+
+def _hvp_table(result: Result, i: int) -> Table:
+    d = np.asarray(result.derivative[i], dtype=np.float64)          # (q, k)
+    err = None if result.error is None else np.asarray(result.error[i], dtype=np.float64)
+    vec = np.asarray(result.extra["vector"][i], dtype=np.float64)
+    cols = [("v", [_fmt(v) for v in vec.tolist()])]
+    for q, out in enumerate(result.outputs):
+        cols.append((f"∇²{out}·v", [_fmt(v) for v in d[q].tolist()]))
+        if err is not None:
+            cols.append(("± error", ["±" + _fmt(e, 2) for e in err[q].tolist()]))
+    return _column_table("input", result.wrt, cols)
+
+
+def _square_table(mat, names: Sequence[str], rows, cols, more_rows: bool, more_cols: bool,
+                  error: bool = False) -> Table:
+    sub = np.asarray(mat, dtype=np.float64)[np.ix_(rows, cols)]
+    table = Table(header_style="bold")
+    table.add_column("", no_wrap=True)
+    columns = []
+    for c, j in enumerate(cols):
+        cells = [("±" + _fmt(v, 2)) if error else _fmt(v) for v in sub[:, c].tolist()]
+        head, cells = _align(cells, f"∂/∂{names[j]}")
+        table.add_column(head, no_wrap=True)
+        columns.append(cells)
+    if more_cols:
+        table.add_column(ELLIPSIS, no_wrap=True)
+    for r, k in enumerate(rows):
+        cells = [_styled(col[r]) for col in columns] + ([ELLIPSIS] if more_cols else [])
+        table.add_row(Text(f"∂/∂{names[k]}", style="bold"), *cells)
+    if more_rows:
+        table.add_row(ELLIPSIS, *([ELLIPSIS] * (len(cols) + more_cols)))
+    return table
+
+
+def _emit_square(console: Console, mat, names: Sequence[str], max_rows: int, max_cols: int,
+                 error: bool = False) -> None:
+    """A k × k matrix, or its top-left corner (as many columns as fit) when it is big."""
+    k = len(names)
+    big = k > max_rows or k > max_cols
+    nr = min(k, CORNER_ROWS) if big else k
+    nc = min(k, CORNER_COLS) if big else k
+    while True:
+        rows, cols = list(range(nr)), list(range(nc))
+        table = _square_table(mat, names, rows, cols, nr < k, nc < k, error)
+        if nc <= 1 or _fits(console, table):
+            break
+        nc -= 1
+    _emit(console, table)
+    if nr < k or nc < k:
+        console.print(Text(f"showing rows 1–{nr} and columns 1–{nc} of {k}; {FULL_HINT}",
+                           style="dim"), soft_wrap=True)
+
+
+def _list_text(values, limit: int = 8) -> str:
+    vals = [_fmt(v) for v in values]
+    if len(vals) > limit:
+        return ", ".join(vals[:limit // 2]) + f", {ELLIPSIS}, " + ", ".join(vals[-(limit // 2):])
+    return ", ".join(vals)
+
+
+def curvature_lines(c: Optional[dict], what: str = "H") -> list:
+    """The curvature summary (a :meth:`jacli.curvature.CurvatureReport.to_dict`) as text lines."""
+    if c is None:
+        return [Text("curvature: not available (the Hessian is not finite here)", style="red")]
+    lines = []
+    if c.get("eigenvalues") is None:
+        lines.append(Text(f"curvature: {c.get('message') or 'not available'}", style="red"))
+        return lines
+    eig = [np.nan if v is None else v for v in c["eigenvalues"]]
+    t = Text("eigenvalues", style="bold")
+    t.append(f" ({len(eig)}, ascending): {_list_text(eig)}")
+    lines.append(t)
+    inertia = c.get("inertia") or {}
+    cond = c.get("condition")
+    t = Text(f"{what} is ")
+    t.append(str(c.get("definiteness")), style="bold")
+    t.append(f" · condition number {'∞' if cond is None else _fmt(cond, 3)}"
+             f" · rank {c.get('rank')} of {c.get('k')}"
+             f" · inertia {inertia.get('positive', '?')} positive, {inertia.get('zero', '?')} zero, "
+             f"{inertia.get('negative', '?')} negative")
+    lines.append(t)
+    if c.get("gradient_norm") is not None:
+        g, gtol = c["gradient_norm"], c.get("gtol")
+        t = Text(f"‖∇‖ = {_fmt(g, 3)}")
+        if c.get("critical"):
+            t.append(f" ≤ {_fmt(gtol, 2)}: critical point, ")
+            t.append(str(c.get("classification")), style="bold green")
+        else:
+            t.append(f" > {_fmt(gtol, 2)}: not a critical point")
+        lines.append(t)
+    if c.get("message"):
+        lines.append(Text(str(c["message"]), style="red"))
+    for note in c.get("notes") or ():
+        lines.append(Text(f"note: {note}", style="dim"))
+    return lines
+
+
+def _render_hessian(result: Result, i: int, console: Console, max_rows: int, max_cols: int) -> None:
+    H = np.asarray(result.derivative[i], dtype=np.float64)            # (q, k, k)
+    err = None if result.error is None else np.asarray(result.error[i], dtype=np.float64)
+    grad = result.extra.get("gradient")
+    curv = result.extra.get("curvature")
+    sumsq = "gauss_newton" in result.extra
+    names = result.wrt
+    for q, out in enumerate(result.outputs):
+        t = Text("∇²(½‖f‖²)" if sumsq else f"∇²{out}", style="bold")
+        t.append(f" · value {_fmt(float(result.value[i][q]))}")
+        if grad is not None:
+            g = np.asarray(grad[i][q], dtype=np.float64)
+            t.append(f" · gradient ({_list_text(g.tolist())})")
+        console.print(t, soft_wrap=True)
+        _emit_square(console, H[q], names, max_rows, max_cols)
+        if err is not None:
+            console.print(Text("absolute error estimate", style="bold"))
+            _emit_square(console, err[q], names, max_rows, max_cols, error=True)
+        if curv is not None:
+            for line in curvature_lines(curv[i][q] if curv[i] is not None else None):
+                console.print(line, soft_wrap=True)
+    if sumsq:
+        gn = np.asarray(result.extra["gauss_newton"][i], dtype=np.float64)
+        console.print(Text("Gauss–Newton approximation JᵀJ", style="bold"))
+        _emit_square(console, gn, names, max_rows, max_cols)
+        nn = float(result.extra["neglected_norm"][i])
+        with np.errstate(all="ignore"):
+            scale = float(np.linalg.norm(H[0], 2)) if np.isfinite(H[0]).all() else math.nan
+        t = Text(f"neglected term Σ fᵢ∇²fᵢ: ‖·‖₂ = {_fmt(nn, 3)}")
+        if scale > 0:
+            t.append(f" ({_fmt(100 * nn / scale, 2)}% of ‖∇²(½‖f‖²)‖₂)")
+        console.print(t, soft_wrap=True)
+
+
+def render_op_point(result: Result, i: int = 0, *, console: Console, model: str,
+                    index: Optional[int] = None, max_rows: int = MAX_ROWS,
+                    max_cols: int = MAX_COLS) -> None:
+    """Render point ``i`` of a jvp, vjp, hvp or hessian result.
+
+    The header line as for a Jacobian; the vector of a product; a table of the product (with
+    error estimates when the backend has them) or, for Hessians, each output's matrix
+    followed by its curvature summary (``result.extra["curvature"]``) and, for ``sumsq``,
+    the Gauss–Newton matrix and the size of the neglected term.  A cost note
+    (``result.extra["cost"]``) ends the point.
+    """
+    code = Status(int(result.status[i]))
+    console.print(_header(result, i, model, index), soft_wrap=True)
+    if code != Status.OK:
+        console.print(Text(result.messages[i] or code.label.replace("_", " "), style="red"),
+                      soft_wrap=True)
+    if _has_numbers(result, i):
+        vec = result.extra.get("vector")
+        if vec is not None:
+            names = result.outputs if result.op == "vjp" else result.wrt
+            label = "u" if result.op == "vjp" else "v"
+            if result.op != "hvp":
+                console.print(_vector_line(label, names, vec[i]), soft_wrap=True)
+        if result.op in ("jvp", "vjp"):
+            _emit(console, _product_table(result, i))
+        elif result.op == "hvp":
+            _emit(console, _hvp_table(result, i))
+        else:
+            _render_hessian(result, i, console, max_rows, max_cols)
+    if result.extra.get("cost"):
+        console.print(Text(f"note: {result.extra['cost']}", style="dim"), soft_wrap=True)
+
+
+def render_matrix_free(report: dict, *, console: Console) -> None:
+    """Render the matrix-free curvature report built by ``jacli hessian --matrix-free``."""
+    t = Text("hessian of ")
+    t.append(str(report["model"]), style="bold")
+    t.append(f" · output {report['outputs'][0]} · matrix-free · backend {report['backend']} · "
+             f"k = {report['k']} · at {_point_text(report['inputs'], list(report['at'].values()))}")
+    console.print(t, soft_wrap=True)
+    if report.get("value") is not None:
+        line = Text(f"value {_fmt(report['value'])}")
+        if report.get("gradient_norm") is not None:
+            line.append(f" · ‖∇‖ = {_fmt(report['gradient_norm'], 3)}")
+        console.print(line, soft_wrap=True)
+    if report.get("reason"):
+        console.print(Text(report["reason"], style="dim"), soft_wrap=True)
+    eig = report.get("eigenvalues")
+    if eig is not None:
+        table = Table(header_style="bold", title=None)
+        table.add_column("end", no_wrap=True)
+        table.add_column("eigenvalue", no_wrap=True, justify="right")
+        table.add_column("residual ‖Hv−λv‖", no_wrap=True, justify="right")
+        for end, key in (("largest", "largest"), ("smallest", "smallest")):
+            for lam, r in zip(eig.get(key) or [], eig.get(f"{key}_residuals") or []):
+                table.add_row(end, _fmt(np.nan if lam is None else lam),
+                              "±" + _fmt(np.nan if r is None else r, 2))
+        console.print(Text(f"extreme eigenvalues ({eig['method']}, {eig['hvps']} HVPs)", style="bold"))
+        _emit(console, table)
+        if eig.get("message"):
+            console.print(Text(eig["message"], style="red"), soft_wrap=True)
+        t = Text("H is ")
+        if report.get("definiteness"):
+            t.append(report["definiteness"], style="bold")
+            t.append(" (the extreme eigenvalues are away from zero by more than their residuals)")
+        else:
+            t.append("of undecided definiteness", style="bold")
+            t.append(" (an extreme eigenvalue is within its residual of zero, or did not converge)")
+        console.print(t, soft_wrap=True)
+        if report.get("critical"):
+            t = Text(f"‖∇‖ ≤ {_fmt(report['gtol'], 2)}: critical point, ")
+            t.append(str(report.get("classification")), style="bold green")
+            console.print(t, soft_wrap=True)
+    tr = report.get("trace")
+    if tr is not None:
+        console.print(Text(f"trace ≈ {_fmt(tr['estimate'])} ± {_fmt(tr['standard_error'], 2)} "
+                           f"({tr['method']}, {tr['hvps']} HVPs, seed {tr['seed']})"), soft_wrap=True)
+    dg = report.get("diagonal")
+    if dg is not None:
+        est = [np.nan if v is None else v for v in dg["estimate"]]
+        se = [np.nan if v is None else v for v in dg["standard_error"]]
+        console.print(Text(f"diagonal ({dg['method']}, {dg['hvps']} HVPs, seed {dg['seed']}): "
+                           f"{_list_text(est)} · largest standard error ±{_fmt(max(se), 2)}"),
+                      soft_wrap=True)
+    ld = report.get("logdet")
+    if ld is not None:
+        if ld.get("estimate") is None:
+            console.print(Text(f"log det: {ld.get('message')}", style="red"), soft_wrap=True)
+        else:
+            console.print(Text(f"log det ≈ {_fmt(ld['estimate'])} ± {_fmt(ld['standard_error'], 2)} "
+                               f"(SLQ, {ld['probes']} probes × {ld['lanczos_steps']} steps, "
+                               f"{ld['hvps']} HVPs, seed {ld['seed']})"), soft_wrap=True)
+        for note in ld.get("notes") or ():
+            console.print(Text(f"note: {note}", style="dim"), soft_wrap=True)
+    console.print(Text(f"{report['hvps']} Hessian-vector products in all; the dense matrix was never formed",
+                       style="dim"), soft_wrap=True)
+
+
+def render_symbolic_hessian(*, console: Console, model: str, backend: str, inputs: Sequence[str],
+                            hessians: dict) -> None:
+    """Render symbolic Hessians ``{output: k×k expression strings}``: the entries on and above
+    the diagonal that are not zero, one per line (the matrix is symmetric)."""
+    for out, H in hessians.items():
+        t = Text("hessian of ")
+        t.append(model, style="bold")
+        t.append(f" · ∇²{out} · backend {backend} · symbolic")
+        console.print(t, soft_wrap=True)
+        shown = 0
+        for a in range(len(inputs)):
+            for b in range(a, len(inputs)):
+                if str(H[a][b]).strip() == "0":
+                    continue
+                line = Text(f"∂²/∂{inputs[a]}∂{inputs[b]}", style="bold")
+                line.append(f" = {H[a][b]}")
+                console.print(line, soft_wrap=True)
+                shown += 1
+        if not shown:
+            console.print(Text("all entries are 0", style="dim"))
 
 
 class TableWriter:

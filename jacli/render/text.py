@@ -32,6 +32,7 @@ __all__ = [
     "csv_header",
     "expression_strings",
     "latex_number",
+    "latex_op_point",
     "latex_point",
     "latex_strings",
     "latex_symbolic",
@@ -55,6 +56,8 @@ def csv_header(result: Result) -> list:
     >>> csv_header(r)
     ['x', 'y', 'value.f', 'df/dx', 'status', 'message']
     """
+    if result.op != "jacobian":
+        return _op_header(result)
     cols = list(result.inputs)
     cols += [f"value.{o}" for o in result.outputs]
     d = [f"d{o}/d{w}" for o in result.outputs for w in result.wrt]
@@ -114,6 +117,11 @@ class CsvWriter:
         elif header != self._header:
             raise ValueError("CsvWriter: a later result has different columns than the first")
         err = result.error
+        if result.op != "jacobian":
+            for i in range(len(result)):
+                self._writer.writerow(_op_row(result, i))
+                self.count += 1
+            return
         for i in range(len(result)):
             value = np.asarray(result.value[i], dtype=np.float64)
             jac = np.asarray(result.derivative[i], dtype=np.float64)
@@ -128,6 +136,80 @@ class CsvWriter:
 
     def close(self) -> None:
         """Nothing to finish; present so every writer has the same interface."""
+
+
+_CURVATURE_SCALARS = ("definiteness", "condition", "rank", "gradient_norm", "critical", "classification")
+
+
+def _op_header(result: Result) -> list:
+    """CSV columns of a jvp, vjp, hvp or hessian result (see docs/json-schema.md)."""
+    cols = list(result.inputs) + [f"value.{o}" for o in result.outputs]
+    op, ex = result.op, result.extra
+    if op == "jvp":
+        d = [f"jvp.{o}" for o in result.outputs]
+        cols += [f"v.{w}" for w in result.wrt]
+    elif op == "vjp":
+        d = [f"vjp.{w}" for w in result.wrt]
+        cols += [f"u.{o}" for o in result.outputs]
+    elif op == "hvp":
+        d = [f"hvp.{o}.{w}" for o in result.outputs for w in result.wrt]
+        cols += [f"v.{w}" for w in result.wrt]
+    else:
+        d = [f"d2{o}/d{a}/d{b}" for o in result.outputs for a in result.wrt for b in result.wrt]
+        if "gradient" in ex:
+            cols += [f"d{o}/d{w}" for o in result.outputs for w in result.wrt]
+    cols += d
+    if result.error is not None:
+        cols += [f"error.{c}" for c in d]
+    if op == "hessian":
+        if "gauss_newton" in ex:
+            cols += [f"gauss_newton.{a}.{b}" for a in result.wrt for b in result.wrt]
+            cols += ["neglected_norm"] + [f"residual.{r}" for r in ex.get("residual_names", ())]
+        if "curvature" in ex:
+            for o in result.outputs:
+                cols += [f"curvature.{o}.eig{j + 1}" for j in range(len(result.wrt))]
+                cols += [f"curvature.{o}.{key}" for key in _CURVATURE_SCALARS]
+    return cols + ["status", "message"]
+
+
+def _scalar_cell(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, (bool, np.bool_)):
+        return "true" if v else "false"
+    if isinstance(v, (float, np.floating)):
+        return repr(float(v)) if math.isfinite(v) else ""
+    return str(v)
+
+
+def _op_row(result: Result, i: int) -> list:
+    ex = result.extra
+    value = np.asarray(result.value[i], dtype=np.float64)
+    d = np.asarray(result.derivative[i], dtype=np.float64)
+    e = None if result.error is None else np.asarray(result.error[i], dtype=np.float64)
+    row = _cells(result.at[i]) + _cells(value)
+    checked = [value, d, e]
+    if result.op in ("jvp", "vjp", "hvp"):
+        row += _cells(ex["vector"][i])
+    elif "gradient" in ex:
+        checked.append(np.asarray(ex["gradient"][i], dtype=np.float64))
+        row += _cells(ex["gradient"][i])
+    row += _cells(d)
+    if e is not None:
+        row += _cells(e)
+    if result.op == "hessian":
+        if "gauss_newton" in ex:
+            row += _cells(ex["gauss_newton"][i]) + _cells([ex["neglected_norm"][i]])
+            row += _cells(ex["residuals"][i])
+        if "curvature" in ex:
+            reports = ex["curvature"][i] or [None] * len(result.outputs)
+            for c in reports:
+                c = c or {}
+                eig = c.get("eigenvalues") or [None] * len(result.wrt)
+                row += [_scalar_cell(v) for v in eig]
+                row += [_scalar_cell(c.get(key)) for key in _CURVATURE_SCALARS]
+    status, message = _status(result, i, *checked)
+    return row + [status, message or ""]
 
 
 def _status(result: Result, i: int, *arrays) -> tuple:
@@ -266,11 +348,68 @@ def latex_symbolic(latex: Sequence[Sequence[str]], *, inputs: Sequence[str],
     return "\n".join(lines) + "\n"
 
 
+def _column(values, digits) -> list:
+    return [[latex_number(v, digits)] for v in np.asarray(values, dtype=np.float64).tolist()]
+
+
+def latex_op_point(result: Result, i: int = 0, *, model: str, index: Optional[int] = None,
+                   digits: int = 6) -> str:
+    r"""Point ``i`` of a jvp, vjp, hvp or hessian result as labelled LaTeX ``pmatrix`` blocks.
+
+    Labels: ``J v`` (a column), ``u^\top J`` (a row), ``H v`` (a column per output),
+    ``H`` (one output; ``H_{\mathrm{NAME}}`` for several) and, for ``sumsq``,
+    ``H_{\mathrm{GN}}`` for the Gauss–Newton matrix.  With ``index`` (batches) the label
+    gets the point number as a subscript.
+    """
+    at = ", ".join(f"{n}={float(v):.{digits}g}" for n, v in zip(result.inputs, result.at[i]))
+    status = Status(int(result.status[i]))
+    lines = [f"% {result.op} of {model} at {at} (backend {result.backend}, status {status.label})"]
+    if status != Status.OK and result.messages[i]:
+        lines.append(f"% {result.messages[i]}")
+    d = np.asarray(result.derivative[i], dtype=np.float64)
+    ex = result.extra
+    several = len(result.outputs) > 1
+
+    def sub(name=None):
+        parts = ([str(index)] if index is not None else []) + \
+            ([rf"\mathrm{{{name}}}"] if name is not None else [])
+        return f"_{{{','.join(parts)}}}" if parts else ""
+
+    def names(label, vals):
+        return f"% {label}: " + ", ".join(f"{n}={float(v):.{digits}g}" for n, v in vals)
+
+    if result.op == "jvp":
+        lines.append(names("v", zip(result.wrt, ex["vector"][i])))
+        lines.append(f"% rows: {', '.join(result.outputs)}")
+        lines += _pmatrix(_column(d, digits), f"(J v){sub()}")
+    elif result.op == "vjp":
+        lines.append(names("u", zip(result.outputs, ex["vector"][i])))
+        lines.append(f"% columns: {', '.join(result.wrt)}")
+        lines += _pmatrix([[latex_number(v, digits) for v in d.tolist()]], rf"(u^\top J){sub()}")
+    elif result.op == "hvp":
+        lines.append(names("v", zip(result.wrt, ex["vector"][i])))
+        lines.append(f"% rows: {', '.join(result.wrt)}")
+        for q, out in enumerate(result.outputs):
+            lines += _pmatrix(_column(d[q], digits), f"(H v){sub(out if several else None)}")
+    else:
+        lines += _names_comment(result.wrt, result.wrt)
+        for q, out in enumerate(result.outputs):
+            rows = [[latex_number(v, digits) for v in r] for r in d[q].tolist()]
+            lines += _pmatrix(rows, f"H{sub(out if several else None)}")
+        if "gauss_newton" in ex:
+            gn = np.asarray(ex["gauss_newton"][i], dtype=np.float64)
+            nn = float(ex["neglected_norm"][i])
+            lines.append(f"% Gauss-Newton J^T J; neglected term norm {nn:.{digits}g}")
+            lines += _pmatrix([[latex_number(v, digits) for v in r] for r in gn.tolist()],
+                              f"H{sub('GN')}")
+    return "\n".join(lines) + "\n"
+
+
 class LatexWriter:
     """Streams ``--format latex``: one labelled matrix per point, blank line between.
 
     With ``single=True`` the matrix is labelled ``J``; otherwise ``J_{k}`` with the
-    0-based point index ``k``.
+    0-based point index ``k``.  Other operations are written by :func:`latex_op_point`.
     """
 
     def __init__(self, fp: IO[str], *, model: str, single: bool = False, digits: int = 6):
@@ -283,6 +422,11 @@ class LatexWriter:
             label = "J" if self.single else f"J_{{{self.count}}}"
             if self.count:
                 self.fp.write("\n")
+            if result.op != "jacobian":
+                self.fp.write(latex_op_point(result, i, model=self.model, digits=self.digits,
+                                             index=None if self.single else self.count))
+                self.count += 1
+                continue
             self.fp.write(latex_point(result, i, model=self.model, label=label, digits=self.digits))
             self.count += 1
 
