@@ -210,7 +210,7 @@ def hvp_function(model, at=None, *, output=None, wrt=None, backend="auto", param
     model = _as_model(model, params)
     if output is None:
         if len(model.outputs) != 1:
-            raise UsageError(f"{model.name!r} has {len(model.outputs)} outputs; choose one with --output "
+            raise UsageError(f"{model.name!r} has {len(model.outputs)} outputs; choose one "
                              f"({', '.join(model.output_names)})")
         output = model.output_names[0]
     model = model.select_outputs([output])
@@ -286,7 +286,7 @@ def stream(op, model, records: Iterable, *, wrt=None, backend="auto", params=Non
     import numpy as np
 
     model = _as_model(model, params)
-    if op in ("hessian", "hvp") and of is None:
+    if op in ("hessian", "hvp"):
         model = model.select_outputs(outputs)
     model, be, p = prepare(model, op, wrt=wrt, backend=backend)
     n = len(model.input_names)
@@ -310,7 +310,7 @@ def stream(op, model, records: Iterable, *, wrt=None, backend="auto", params=Non
             res = _evaluate(model, be, p, X[good], W)
             if of == "sumsq":
                 res = _sumsq(res)
-        return _merge_bad(model, be, p, X, good, res, bad, op)
+        return _merge_bad(model, be, p, X, good, res, bad, op, of)
 
     for rec in records:
         batch.append(rec)
@@ -331,13 +331,26 @@ def _shape(op, p):
     return {"jacobian": (m, k), "jvp": (m,), "vjp": (k,), "hessian": (m, k, k), "hvp": (m, k)}[op]
 
 
-def _merge_bad(model, be, p, X, good, res, bad, op="jacobian") -> Result:
+def _merge_bad(model, be, p, X, good, res, bad, op="jacobian", of=None) -> Result:
     import numpy as np
 
     if not bad:
         return res
     N = X.shape[0]
     template = res
+    if res is None and of == "sumsq":
+        # every point of the batch was bad: still the shapes and keys of a sum-of-squares result
+        k, m0 = len(p.wrt), len(p.outputs)
+        nan = np.nan
+        res_outputs = ("sumsq",)
+        extra0 = {"gradient": np.full((0, 1, k), nan), "gauss_newton": np.full((0, k, k), nan),
+                  "neglected": np.full((0, k, k), nan), "neglected_norm": np.full((0,), nan),
+                  "residuals": np.full((0, m0), nan), "residual_names": p.outputs}
+        template = Result(op=op, backend=be.spec, exact=be.capabilities.exact, inputs=model.input_names,
+                          wrt=p.wrt, outputs=res_outputs, at=X[:0], value=np.full((0, 1), nan),
+                          derivative=np.full((0, 1, k, k), nan), error=None, status=np.zeros(0, int),
+                          messages=(), nfev=0, extra=extra0)
+        good, res = [], template
     m = len(res.outputs) if res is not None else len(p.outputs)
     shape = res.derivative.shape[1:] if res is not None else _shape(op, p)
     value = np.full((N, m), np.nan)

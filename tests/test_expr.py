@@ -129,7 +129,7 @@ def test_generated_code_never_contains_user_names():
         assert n not in gen.source
     fn = _codegen.compile_function(gen)
     vals = [np.array([float(i + 1)]) for i in range(len(names))]
-    v, d = fn(vals)
+    v, d = (np.ravel(t) for t in fn(vals))
     e0 = math.exp(1.0)
     assert v[0] == pytest.approx(sum(i + 1 for i in range(len(names))) * e0, rel=1e-15)
     # d/dx0 of sum_i s_i exp(x0) = exp(x0) + sum_i s_i exp(x0)
@@ -168,3 +168,20 @@ def test_complex_namespace_first_order():
         d_exact = real([np.array([pt]), np.array([1.3])])[1]
         v = cplx([np.array([pt + 1j * h]), np.array([1.3 + 0j])])[0]
         assert np.imag(v)[0] / h == pytest.approx(float(np.ravel(d_exact)[0]), rel=1e-14), name
+
+
+def test_scalar_fast_path_matches_numpy_and_falls_back_on_domain_errors():
+    # One point runs on Python floats; a domain error falls back to NumPy's NaN semantics.
+    expr = E.add(E.call("log", x), E.call("sqrt", y), E.call("cbrt", z), E.call("lgamma", y),
+                 E.call("where", E.compare("<", x, y), E.call("floor", y), E.call("heaviside", z)))
+    fn = _codegen.compile_function(_codegen.generate([expr, E.diff(expr, "y")], ["x", "y", "z"]))
+    one = fn([np.array([0.5]), np.array([2.5]), np.array([-8.0])])
+    many = fn([np.array([0.5, 0.5]), np.array([2.5, 2.5]), np.array([-8.0, -8.0])])
+    assert all(isinstance(v, float) for v in one)          # the fast path ran
+    np.testing.assert_allclose(one, [m[0] for m in many], rtol=4e-16)
+    with np.errstate(all="ignore"):
+        bad = fn([np.array([-1.0]), np.array([2.5]), np.array([1.0])])   # log(-1)
+    assert np.isnan(np.ravel(bad[0])[0])
+    neg_pow = _codegen.compile_function(_codegen.generate([E.pow_(x, E.const(0.5))], ["x"]))
+    with np.errstate(all="ignore"):
+        assert np.isnan(np.ravel(neg_pow([np.array([-4.0])])[0])[0])    # never a complex number

@@ -289,8 +289,70 @@ def _complex_overrides(functions, sp) -> dict:
 
 
 def compile_function(gen: Generated, *, complex_mode: bool = False):
-    """Compile generated source into a callable (the source is jacli's, never the user's)."""
-    ns = namespace(gen.functions, complex_mode=complex_mode)
+    """Compile generated source into a callable (the source is jacli's, never the user's).
+
+    The real-mode callable takes ``_a``, a sequence of arrays (one per symbol), and
+    returns a tuple of arrays or scalars.  It is an :class:`Evaluator`: called with rows
+    of one point each, it first runs the same code on Python floats with :mod:`math`
+    functions (20-50x faster than NumPy on 1-element arrays) and falls back to NumPy when
+    that raises or gives a non-finite or complex number, so domain errors keep NumPy's
+    NaN/inf semantics and their per-point diagnosis.
+    """
     code = compile(gen.source, "<jacli-generated>", "exec")
+    ns = namespace(gen.functions, complex_mode=complex_mode)
     exec(code, ns)  # noqa: S102 - jacli-generated code over positional arguments only
-    return ns[gen.name]
+    if complex_mode:
+        return ns[gen.name]
+    sns = scalar_namespace(gen.functions)
+    exec(code, sns)  # noqa: S102 - the same jacli-generated code, scalar functions
+    return Evaluator(ns[gen.name], sns[gen.name])
+
+
+class Evaluator:
+    """Generated code with a scalar fast path for single points (see :func:`compile_function`)."""
+
+    __slots__ = ("array", "scalar")
+
+    def __init__(self, array, scalar):
+        self.array, self.scalar = array, scalar
+
+    def __call__(self, _a):
+        if len(_a) and getattr(_a[0], "shape", None) == (1,):
+            try:
+                vals = self.scalar([float(c[0]) for c in _a])
+            except (ArithmeticError, ValueError, TypeError):
+                vals = None
+            if vals is not None and all(isinstance(v, _FINITE_TYPES) and math.isfinite(v) for v in vals):
+                return vals
+        return self.array(_a)
+
+
+def scalar_namespace(functions) -> dict:
+    """Names for generated code running on Python floats: :mod:`math`, raising on domain errors."""
+    ns: dict = {"__builtins__": {}}
+    table = {
+        "sin": math.sin, "cos": math.cos, "tan": math.tan, "arcsin": math.asin, "arccos": math.acos,
+        "arctan": math.atan, "arctan2": math.atan2, "sinh": math.sinh, "cosh": math.cosh,
+        "tanh": math.tanh, "arcsinh": math.asinh, "arccosh": math.acosh, "arctanh": math.atanh,
+        "exp": math.exp, "expm1": math.expm1, "log": math.log, "log1p": math.log1p,
+        "log10": math.log10, "log2": math.log2, "sqrt": math.sqrt, "absolute": math.fabs,
+        "sign": lambda x: float((x > 0) - (x < 0)), "minimum": min, "maximum": max,
+        "floor": lambda x: float(math.floor(x)), "ceil": lambda x: float(math.ceil(x)),
+        "hypot": math.hypot, "erf": math.erf, "erfc": math.erfc, "gamma": math.gamma,
+        "gammaln": math.lgamma,
+        "heaviside": lambda x, h0: 0.0 if x < 0 else (1.0 if x > 0 else float(h0)),
+        "where": lambda c, a, b: a if c else b,
+        "logical_and": lambda a, b: bool(a) and bool(b), "logical_or": lambda a, b: bool(a) or bool(b),
+        "logical_not": lambda a: not a, "pi": math.pi, "e": math.e,
+    }
+    for f in functions:
+        if f in ("pi", "e"):
+            ns["_" + f] = table[f]
+        elif f in table:
+            ns[f] = table[f]
+        else:  # cbrt, polygamma: NumPy/SciPy on a float returns a NumPy float (a float subclass)
+            ns.update({k: v for k, v in namespace([f]).items() if k != "__builtins__"})
+    return ns
+
+
+_FINITE_TYPES = (float, int)

@@ -108,10 +108,10 @@ class Model:
                 import difflib
                 close = difflib.get_close_matches(n, list(by_name), n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
-                raise UsageError(f"--output: '{n}' is not an output of {self.name!r}{hint}; "
+                raise UsageError(f"'{n}' is not an output of {self.name!r}{hint}; "
                                  f"outputs: {', '.join(by_name)}")
         if len(set(names)) != len(names):
-            raise UsageError("--output: an output is named twice")
+            raise UsageError("an output is named twice")
         if names == list(by_name):
             return self
         return replace(self, outputs=tuple(by_name[n] for n in names), extra={})
