@@ -3,8 +3,10 @@
 Each check raises :class:`AssertionError` with a message naming the scenario, the point,
 the entry, what was got, what was expected and the allowed deviation; it returns None when
 the backend conforms.  :class:`~jacli.testing.BackendConformance` wraps each one in a
-pytest test method; :func:`run_suite` runs them all without pytest (used to cover every
-registered backend, and to show that deliberately broken backends fail).
+pytest test method; :func:`~jacli.testing.run_suite` runs them all without pytest (used to
+cover every registered backend, and to show that deliberately broken backends fail).
+Second-order checks live in :mod:`jacli.testing._second_order`; the list of all checks in
+:mod:`jacli.testing._registry`.
 
 Tolerances come from the capabilities a backend *declares* (:func:`tolerance`), never
 from how it behaves:
@@ -25,14 +27,13 @@ declares; one declaring ``exact`` must report no error (None or zeros).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 
-from ._scenarios import SCENARIOS, Scenario
+from ._scenarios import Scenario
 
-__all__ = ["Tolerance", "tolerance", "Check", "CHECKS", "Outcome", "run_suite", "resolve_backend",
-           "is_builtin"]
+__all__ = ["Tolerance", "tolerance", "resolve_backend", "is_builtin"]
 
 #: Values f(x) are computed in double precision by every backend, whatever it declares.
 VALUE_RTOL = 1e-12
@@ -271,9 +272,12 @@ def check_error_bounds(backend, scenario: Scenario) -> None:
     R = Jref[ok]
     _assert_close(J, R, E + REFERENCE_RTOL * np.abs(R), "error bounds: |J - J_ref| > the backend's own "
                   "error estimate", lambda idx: _where(sc, ok[idx[0]], idx[1], idx[2]))
-    # Scale of an entry: itself, the largest entry of its row, and the output's value.
+    # Scale of an entry: itself, the largest entry of its row, and the output's value; at a
+    # point where all of these vanish (a stationary point with f = 0, e.g. Rosenbrock's
+    # minimum), the output's scale over the scenario's other points.
     rowmax = np.max(np.abs(R), axis=2, keepdims=True)
     scale = np.maximum(np.maximum(np.abs(R), rowmax), np.abs(Vref[ok])[:, :, None])
+    scale = np.where(scale > 0, scale, np.max(scale, axis=(0, 2), keepdims=True))
     limit = ABSURD_ERROR * scale
     with np.errstate(all="ignore"):
         idx = _worst(E, limit)
@@ -347,6 +351,79 @@ def check_jvp(backend, scenario: Scenario) -> None:
 def check_vjp(backend, scenario: Scenario) -> None:
     """Stacked vjps along unit vectors = the Jacobian's rows; u^T J along a random u."""
     _check_products(resolve_backend(backend), scenario, "vjp")
+
+
+def check_library_products(backend, scenario: Scenario) -> None:
+    """``jacli.jvp``/``jacli.vjp`` give the Jacobian's columns/rows (first, middle, last) and J v, u^T J.
+
+    A backend without a cheap product (no ``forward`` for jvp, no ``reverse`` for vjp)
+    must still give the right numbers, and say what they cost in ``extra["cost"]``.
+    Points outside the domain are DOMAIN_ERROR with NaN products.
+    """
+    import jacli
+    from ..errors import CapabilityError
+    from ..results import Status
+
+    be = resolve_backend(backend)
+    caps = be.capabilities
+    sc = scenario
+    tol = tolerance(caps)
+    model = sc.model()
+    X = sc.points_array()
+    N = len(X)
+    Vref, Jref = sc.reference()
+    m, k = Jref.shape[1], Jref.shape[2]
+    ok = sc.ok_points()
+    rng = np.random.default_rng(20240612)
+    for op, width, cheap in (("jvp", k, caps.forward), ("vjp", m, caps.reverse)):
+        fn = getattr(jacli, op)
+        directions = [(f"unit vector e_{j}", np.tile(np.eye(width)[j], (N, 1)))
+                      for j in sorted({0, width // 2, width - 1})]
+        directions.append(("a random direction", rng.uniform(-1.0, 1.0, size=(N, width))))
+        names = model.output_names if op == "jvp" else sc.wrt_names()
+        for label, W in directions:
+            try:
+                res = fn(model, X, W, wrt=sc.wrt, backend=be)
+            except CapabilityError as exc:
+                how = "" if cheap else (f", forming the Jacobian when it has no "
+                                        f"{'forward' if op == 'jvp' else 'reverse'} mode")
+                raise AssertionError(f"jacli.{op}: scenario {sc.name!r}: raised CapabilityError ({exc}); every "
+                                     f"backend must compute {op}s{how}") from None
+            other = m if op == "jvp" else k
+            _shape(res.derivative, (N, other), f"scenario {sc.name!r}: jacli.{op} derivative")
+            D = np.asarray(res.derivative, dtype=float)
+            for i in range(N):
+                want = Status.DOMAIN_ERROR if i in sc.domain_errors else Status.OK
+                if int(res.status[i]) != want:
+                    raise AssertionError(f"jacli.{op}: {_where(sc, i)}: status {int(res.status[i])} "
+                                         f"({res.messages[i]!r}), expected {want.name}")
+                if i in sc.domain_errors and np.isfinite(D[i]).any():
+                    raise AssertionError(f"jacli.{op}: {_where(sc, i)} is outside the domain, but numbers were "
+                                         f"reported: {D[i].tolist()} (expected NaN)")
+            if op == "jvp":
+                want = np.einsum("nij,nj->ni", Jref, W)[ok]
+                scale = np.einsum("nij,nj->ni", np.abs(Jref), np.abs(W))[ok]
+            else:
+                want = np.einsum("ni,nij->nj", W, Jref)[ok]
+                scale = np.einsum("ni,nij->nj", np.abs(W), np.abs(Jref))[ok]
+            err = None
+            if res.error is not None:
+                _shape(res.error, (N, other), f"scenario {sc.name!r}: jacli.{op} error")
+                err = np.asarray(res.error, dtype=float)[ok]
+            elif caps.error_estimate:
+                raise AssertionError(f"jacli.{op}: scenario {sc.name!r}: the backend declares "
+                                     "error_estimate=True but the result has error=None")
+            _assert_close(D[ok], want, tol.allowed(scale, err),
+                          f"jacli.{op} along {label} differs from the hand-derived "
+                          f"{'J v' if op == 'jvp' else 'u^T J'} (tolerance: {tol.basis})",
+                          lambda idx: _where(sc, ok[idx[0]]) + f", component {names[idx[1]]!r}")
+            if not cheap:
+                cost = res.extra.get("cost")
+                if not isinstance(cost, str) or not cost.strip():
+                    raise AssertionError(
+                        f"jacli.{op}: scenario {sc.name!r}: backend '{be.name}' declares "
+                        f"{'forward' if op == 'jvp' else 'reverse'}=False, so its {op} is not a cheap "
+                        f"product; the result must say what it cost in extra['cost'] (got {cost!r})")
 
 
 def check_prep_reuse(backend, scenario: Scenario) -> None:
@@ -527,8 +604,9 @@ def check_capability_refusal(backend, scenario: Scenario) -> None:
 
     be = resolve_backend(backend)
     sc = scenario
-    ops = ["jacobian"] + [op for op, cap in (("jvp", be.capabilities.forward), ("vjp", be.capabilities.reverse))
-                          if cap]
+    caps = be.capabilities
+    ops = ["jacobian"] + [op for op, cap in (("jvp", caps.forward), ("vjp", caps.reverse),
+                                             ("hessian", caps.second_order), ("hvp", caps.second_order)) if cap]
     for op in ops:
         try:
             p = be.prepare(sc.model(), op, sc.wrt)
@@ -542,99 +620,17 @@ def check_capability_refusal(backend, scenario: Scenario) -> None:
         raise AssertionError(f"capability: scenario {sc.name!r}: {sc.compatible(be.capabilities)[1]}, yet "
                              f"prepare(model, {op!r}) returned a Prep instead of raising CapabilityError "
                              f"(got {p!r})")
-    try:
-        res = _jacobian(be, sc)
-    except CapabilityError:
-        return
-    raise AssertionError(f"capability: scenario {sc.name!r}: jacli.jacobian returned numbers "
-                         f"({np.asarray(res.derivative).ravel()[:4].tolist()} ...) instead of raising "
-                         "CapabilityError")
+    import jacli
 
-
-# ----------------------------------------------------------------------------- registry
-
-
-@dataclass(frozen=True)
-class Check:
-    """A conformance check and the backends × scenarios it applies to."""
-
-    name: str
-    fn: Callable
-    applies: Callable   # (capabilities, scenario) -> bool
-    needs: str = "a scenario the backend can run"
-
-    @property
-    def doc(self) -> str:
-        return (self.fn.__doc__ or "").strip().splitlines()[0]
-
-
-def _compatible(caps, sc):
-    return sc.compatible(caps)[0]
-
-
-CHECKS: dict = {c.name: c for c in (
-    Check("value", check_value, _compatible),
-    Check("status", check_status, _compatible),
-    Check("jacobian", check_jacobian, _compatible),
-    Check("exact_zeros", check_exact_zeros,
-          lambda caps, sc: _compatible(caps, sc) and sc.structure is not None
-          and not np.array(sc.structure, dtype=bool).all(), "a scenario with structural zeros"),
-    Check("error_estimate", check_error_estimate, _compatible),
-    Check("error_bounds", check_error_bounds, lambda caps, sc: caps.error_estimate and _compatible(caps, sc),
-          "error_estimate=True"),
-    Check("jvp", check_jvp, lambda caps, sc: caps.forward and _compatible(caps, sc), "forward=True"),
-    Check("vjp", check_vjp, lambda caps, sc: caps.reverse and _compatible(caps, sc), "reverse=True"),
-    Check("prep_reuse", check_prep_reuse, _compatible),
-    Check("inputs_unchanged", check_inputs_unchanged, _compatible),
-    Check("batch_equals_loop", check_batch_equals_loop, _compatible),
-    Check("prep_mismatch", check_prep_mismatch, _compatible),
-    Check("structure", check_structure, lambda caps, sc: caps.sparse and _compatible(caps, sc), "sparse=True"),
-    Check("capability_refusal", check_capability_refusal, lambda caps, sc: not _compatible(caps, sc),
-          "a scenario the backend cannot run (e.g. abs with requires_analytic=True)"),
-)}
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One check on one scenario: ``passed``, ``failed`` (AssertionError) or ``error`` (anything else)."""
-
-    check: str
-    scenario: str
-    result: str
-    message: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.result == "passed"
-
-    def __str__(self) -> str:
-        return f"{self.check}[{self.scenario}]: {self.result.upper()}" + (f": {self.message}" if self.message else "")
-
-
-def run_suite(backend, scenarios=SCENARIOS, checks=None) -> list:
-    """Run every applicable check on every scenario; a list of :class:`Outcome`.
-
-    Never raises for a failing check: failures are returned, so a caller can report them all.
-
-    Examples
-    --------
-    >>> from jacli.testing import run_suite, scenario
-    >>> outcomes = run_suite("sympy", [scenario("scalar")])
-    >>> all(o.ok for o in outcomes), len(outcomes) > 5
-    (True, True)
-    """
-    be = resolve_backend(backend)
-    out = []
-    for check in (CHECKS.values() if checks is None else [CHECKS[c] for c in checks]):
-        for sc in scenarios:
-            if not check.applies(be.capabilities, sc):
-                continue
-            try:
-                check.fn(be, sc)
-            except AssertionError as exc:
-                out.append(Outcome(check.name, sc.name, "failed", str(exc)))
-            except Exception as exc:  # a crash is a failure too, reported with its type
-                out.append(Outcome(check.name, sc.name, "error", f"{type(exc).__name__}: {exc}"))
-            else:
-                out.append(Outcome(check.name, sc.name, "passed"))
-    return out
+    calls = [("jacli.jacobian", lambda: _jacobian(be, sc))]
+    if caps.second_order:
+        calls.append(("jacli.hessian", lambda: jacli.hessian(sc.model(), sc.points_array(), wrt=sc.wrt,
+                                                             backend=be)))
+    for what, call in calls:
+        try:
+            res = call()
+        except CapabilityError:
+            continue
+        raise AssertionError(f"capability: scenario {sc.name!r}: {what} returned numbers "
+                             f"({np.asarray(res.derivative).ravel()[:4].tolist()} ...) instead of raising "
+                             "CapabilityError")

@@ -10,14 +10,14 @@ A plug-in author writes::
 and pytest collects one test per check and scenario the backend's declared capabilities
 make applicable (a check that applies to no scenario, e.g. ``vjp`` for a forward-only
 backend, shows up once as skipped with the reason).  Each test method is a thin wrapper
-around a plain function in :mod:`jacli.testing._checks`.
+around a plain function in :mod:`jacli.testing._checks` or :mod:`jacli.testing._second_order`.
 """
 from __future__ import annotations
 
-from ._checks import (CHECKS, check_batch_equals_loop, check_capability_refusal, check_error_bounds,
-                      check_error_estimate, check_exact_zeros, check_inputs_unchanged, check_jacobian,
-                      check_jvp, check_prep_mismatch, check_prep_reuse, check_status, check_structure,
-                      check_value, check_vjp, is_builtin, resolve_backend)
+from . import _checks as _c
+from . import _second_order as _s
+from ._checks import is_builtin, resolve_backend
+from ._registry import CHECKS
 from ._scenarios import SCENARIOS
 
 __all__ = ["BackendConformance"]
@@ -114,56 +114,110 @@ class BackendConformance:
 
     def test_value(self, scenario):
         """f(x) equals the hand-written value."""
-        check_value(self._backend(), scenario)
+        _c.check_value(self._backend(), scenario)
 
     def test_status(self, scenario):
         """DOMAIN_ERROR where the model is undefined, OK elsewhere."""
-        check_status(self._backend(), scenario)
+        _c.check_status(self._backend(), scenario)
 
     def test_jacobian(self, scenario):
         """The Jacobian within the tolerance the declared capabilities imply."""
-        check_jacobian(self._backend(), scenario)
+        _c.check_jacobian(self._backend(), scenario)
 
     def test_exact_zeros(self, scenario):
         """Structural zeros are exactly 0.0."""
-        check_exact_zeros(self._backend(), scenario)
+        _c.check_exact_zeros(self._backend(), scenario)
 
     def test_error_estimate(self, scenario):
         """An error array when error_estimate is declared; none when exact is."""
-        check_error_estimate(self._backend(), scenario)
+        _c.check_error_estimate(self._backend(), scenario)
 
     def test_error_bounds(self, scenario):
         """The error estimate covers the true error and is not absurd."""
-        check_error_bounds(self._backend(), scenario)
+        _c.check_error_bounds(self._backend(), scenario)
 
     def test_jvp(self, scenario):
         """Stacked jvps equal the Jacobian."""
-        check_jvp(self._backend(), scenario)
+        _c.check_jvp(self._backend(), scenario)
 
     def test_vjp(self, scenario):
         """Stacked vjps equal the Jacobian."""
-        check_vjp(self._backend(), scenario)
+        _c.check_vjp(self._backend(), scenario)
+
+    def test_library_products(self, scenario):
+        """jacli.jvp/jacli.vjp equal the Jacobian, with a cost note when not cheap."""
+        _c.check_library_products(self._backend(), scenario)
 
     def test_prep_reuse(self, scenario):
         """Prepared once, right at every other point and parameter value."""
-        check_prep_reuse(self._backend(), scenario)
+        _c.check_prep_reuse(self._backend(), scenario)
 
     def test_inputs_unchanged(self, scenario):
         """Input arrays are not modified."""
-        check_inputs_unchanged(self._backend(), scenario)
+        _c.check_inputs_unchanged(self._backend(), scenario)
 
     def test_batch_equals_loop(self, scenario):
         """A batch equals the loop over its points, statuses included."""
-        check_batch_equals_loop(self._backend(), scenario)
+        _c.check_batch_equals_loop(self._backend(), scenario)
 
     def test_prep_mismatch(self, scenario):
         """A Prep used with another model, op or wrt raises PrepMismatch."""
-        check_prep_mismatch(self._backend(), scenario)
+        _c.check_prep_mismatch(self._backend(), scenario)
 
     def test_structure(self, scenario):
         """The declared sparsity pattern is the hand-derived one."""
-        check_structure(self._backend(), scenario)
+        _c.check_structure(self._backend(), scenario)
 
     def test_capability_refusal(self, scenario):
         """An incompatible scenario raises CapabilityError instead of returning numbers."""
-        check_capability_refusal(self._backend(), scenario)
+        _c.check_capability_refusal(self._backend(), scenario)
+
+    # -- second order ----------------------------------------------------------------------
+
+    def test_hessian(self, scenario):
+        """Hessians within the declared tolerance; error estimates as declared."""
+        _s.check_hessian(self._backend(), scenario)
+
+    def test_hessian_status(self, scenario):
+        """DOMAIN_ERROR and NaN Hessians outside the domain, OK inside."""
+        _s.check_hessian_status(self._backend(), scenario)
+
+    def test_hessian_symmetric(self, scenario):
+        """Symmetric Hessians (exactly, if exact)."""
+        _s.check_hessian_symmetric(self._backend(), scenario)
+
+    def test_hessian_exact_zeros(self, scenario):
+        """Hessian zeros are exactly 0.0."""
+        _s.check_hessian_exact_zeros(self._backend(), scenario)
+
+    def test_hessian_gradient(self, scenario):
+        """extra['gradient'] equals the Jacobian."""
+        _s.check_hessian_gradient(self._backend(), scenario)
+
+    def test_hvp(self, scenario):
+        """hvp = H v: the backend's hvp, the default fallback and jacli.hvp."""
+        _s.check_hvp(self._backend(), scenario)
+
+    def test_hvp_function(self, scenario):
+        """The matrix-free jacli.hvp_function agrees with H v."""
+        _s.check_hvp_function(self._backend(), scenario)
+
+    def test_gauss_newton(self, scenario):
+        """of='sumsq': J^T J + sum f_i H_i, with the Gauss-Newton part J^T J."""
+        _s.check_gauss_newton(self._backend(), scenario)
+
+    def test_hessian_prep_reuse(self, scenario):
+        """Hessian and hvp Preps made once are right elsewhere."""
+        _s.check_hessian_prep_reuse(self._backend(), scenario)
+
+    def test_hessian_inputs_unchanged(self, scenario):
+        """Second-order operators do not modify their inputs."""
+        _s.check_hessian_inputs_unchanged(self._backend(), scenario)
+
+    def test_hessian_batch_equals_loop(self, scenario):
+        """A batch of Hessians equals the loop over its points."""
+        _s.check_hessian_batch_equals_loop(self._backend(), scenario)
+
+    def test_second_order_refusal(self, scenario):
+        """Without second_order, Hessians raise CapabilityError."""
+        _s.check_second_order_refusal(self._backend(), scenario)
