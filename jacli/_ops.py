@@ -9,6 +9,8 @@ from .results import Result, Status
 
 _DIAGNOSE_PER_BATCH = 50   # points per batch whose failure is traced to the failing function
 UNRELIABLE_REL = 1e-4      # error estimate / row scale above which a numeric result is not "ok"
+SCALE_FLOOR_REL = 1e-8     # floor of that scale, relative to 1 + max |f| (stationary points)
+ROW_FLOOR_REL = 1e-6       # ... and relative to the point's largest derivative (zero rows)
 
 
 def _as_model(model, params):
@@ -385,13 +387,16 @@ def _merge_bad(model, be, p, X, good, res, bad, op="jacobian", of=None) -> Resul
 
 
 def _compute(be, p, op, A, W):
-    from .backends._derived import jvp_from_jacobian
+    from .backends._derived import jvp_from_jacobian, vjp_from_jacobian
+    from .backends._protocol import Backend
 
     if op == "jacobian":
         return be.jacobian(p, A)
     if op == "jvp":
         return be.jvp(p, A, W) if be.capabilities.forward else jvp_from_jacobian(be, p, A, W)
     if op == "vjp":
+        if not be.capabilities.reverse and type(be).vjp is Backend.vjp:
+            return vjp_from_jacobian(be, p, A, W)
         return be.vjp(p, A, W)
     if op == "hessian":
         return be.hessian(p, A)
@@ -505,7 +510,15 @@ def point_status(model, p, A, value, D, err=None):
         Em = err.reshape(Dm.shape)
         with np.errstate(all="ignore"):
             scale = np.abs(Dm).max(axis=2, keepdims=True)
-            ratio = np.where(scale > 0, Em / scale, Em)
+            # At a stationary point the row's scale is ~0 (J ~ 1e-17 at a minimum) while an
+            # honest estimate sits at rounding level: floor the scale by the outputs' size so
+            # a correct near-zero derivative is not called unreliable.
+            # Rows that are exactly zero (structural zeros) are judged against the point's
+            # largest derivative instead.
+            fmag = np.nan_to_num(np.abs(value), nan=0.0, posinf=0.0).max(axis=1)
+            dmag = np.nan_to_num(np.abs(Dm), nan=0.0, posinf=0.0).reshape(N, -1).max(axis=1)
+            floor = np.maximum(SCALE_FLOOR_REL * (1.0 + fmag), ROW_FLOOR_REL * dmag)[:, None, None]
+            ratio = Em / np.maximum(scale, floor)
         worst = np.nan_to_num(ratio, nan=0.0, posinf=0.0).reshape(N, -1).max(axis=1)
         for i in np.flatnonzero((worst > UNRELIABLE_REL) & (status == 0)):
             status[i] = Status.NOT_CONVERGED

@@ -48,32 +48,11 @@ def _private_cache(tmp_path_factory):
 # (fd's earlier failure on `small_scale` — steps floored at 1, stepping across the pole of
 # a/b at |x| ~ 1e-8 — was fixed by flooring steps at each input's nominal scale.)
 
-# Details in the commit message and the report that added them.
-_STATIONARY = ("_ops.point_status: error/max|row| > 1e-4 -> NOT_CONVERGED, also where the row is zero up to "
-               "rounding (fd at Rosenbrock's minimum: J = -2.8e-17, error 1.1e-13, a correct result)")
-_POOLED = ("_derived.hessian_by_differencing pools the gradient noise over the batch (max over points): "
-           "Hessians, error estimates and statuses depend on the other points of the batch")
-_POOLED_DOMAIN = (_POOLED + "; complex step: the finite pi/h gradient at the out-of-domain point poisons "
-                  "the good points (NOT_CONVERGED, d2f1/dx2 = -0.75294 instead of -0.75)")
-
-KNOWN_FAILURES: dict = {
-    "fd": {
-        ("status", "rosenbrock"): _STATIONARY,
-        ("library_products", "rosenbrock"): _STATIONARY,
-        ("hessian", "oscillatory"): _POOLED,
-        ("hessian_status", "oscillatory"): _POOLED,
-        ("gauss_newton", "oscillatory"): _POOLED,
-        **{("hessian_batch_equals_loop", s): _POOLED
-           for s in ("scalar", "wide", "wrt_reordered", "tall", "exact_zeros", "small_scale", "oscillatory",
-                     "tridiagonal", "batch", "transcendental", "rosenbrock", "saddle")},
-    },
-    "complex": {
-        ("hessian", "oscillatory"): _POOLED,
-        **{(c, s): _POOLED_DOMAIN for c in ("hessian", "hessian_status", "gauss_newton", "hessian_batch_equals_loop")
-           for s in ("domain_error", "batch")},
-        **{("hessian_batch_equals_loop", s): _POOLED for s in ("oscillatory", "transcendental", "saddle")},
-    },
-}
+# The three found so far are fixed: fd's false NOT_CONVERGED at stationary points (scale floor
+# in _ops.point_status), and Hessian noise pooled over a batch (now point by point in
+# _derived.hessian_by_differencing, which also keeps a complex-step point outside the domain
+# from spoiling the others).
+KNOWN_FAILURES: dict = {}
 
 
 # ----------------------------------------------------------------------------- built-ins

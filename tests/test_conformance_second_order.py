@@ -140,14 +140,8 @@ class FirstOrderOnly(Backend):
         return Symbolic._product(self, prep, A, V, len(prep.outputs))
 
 
-_NO_REVERSE_VJP = ("_ops._compute calls backend.vjp() whatever the capabilities: jacli.vjp raises CapabilityError "
-                   "for a forward-only backend without vjp() instead of forming the Jacobian (jvp has that "
-                   "fallback)")
-
-
 class TestFirstOrderOnly(BackendConformance):
     backend = FirstOrderOnly()
-    known_failures = {("library_products", s.name): _NO_REVERSE_VJP for s in SCENARIOS}
 
 
 def test_first_order_backend_refuses_hessians():

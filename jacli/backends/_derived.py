@@ -91,26 +91,39 @@ def hessian_by_differencing(prep, A, gradient, fd_options: dict) -> Block:
     from ._fdcore import fd_jvp
 
     A = np.asarray(A, dtype=float)
-    N, s = A.shape
+    N = A.shape[0]
+    if N != 1:
+        # Point by point: each point's noise level (its gradient's error) sets its own
+        # Hessian estimate; pooling over a batch would let one rough point (or one outside
+        # the domain) spoil the others' estimates and statuses.
+        parts = [hessian_by_differencing(prep, A[i:i + 1], gradient, fd_options) for i in range(N)]
+        ge = [p.extra["gradient_error"] for p in parts]
+        return Block(value=np.concatenate([p.value for p in parts]),
+                     derivative=np.concatenate([p.derivative for p in parts]),
+                     error=np.concatenate([p.error for p in parts]),
+                     nfev=max(p.nfev for p in parts),
+                     extra={"gradient": np.concatenate([p.extra["gradient"] for p in parts]),
+                            "gradient_error": None if any(g is None for g in ge) else np.concatenate(ge)})
+    s = A.shape[1]
     inner = gradient(A)
     m, k = inner.derivative.shape[1], inner.derivative.shape[2]
     noise = None
     if inner.error is not None:
         e = np.nan_to_num(inner.error, nan=0.0, posinf=0.0)
-        noise = e.reshape(N, m * k).max(axis=0) + 1e-300   # per gradient entry, over the batch
+        noise = e.reshape(m * k) + 1e-300
 
     def G(X):  # (s, K) -> (m*k, K)
         return gradient(X.T).derivative.reshape(X.shape[1], m * k).T
 
-    H = np.empty((N, m, k, k))
-    E = np.empty((N, m, k, k))
+    H = np.empty((1, m, k, k))
+    E = np.empty((1, m, k, k))
     nfev = 0
     for c, j in enumerate(prep.wrt_idx):
-        D = np.zeros((N, s))
+        D = np.zeros((1, s))
         D[:, j] = 1.0
         col, err, nf = fd_jvp(G, A, D, f_abs_err=noise, **fd_options)
-        H[:, :, :, c] = col.reshape(N, m, k)
-        E[:, :, :, c] = err.reshape(N, m, k)
+        H[:, :, :, c] = col.reshape(1, m, k)
+        E[:, :, :, c] = err.reshape(1, m, k)
         nfev += nf
     Ht = np.swapaxes(H, 2, 3)
     asym = np.abs(H - Ht) / 2
