@@ -191,6 +191,7 @@ def run(args):
     workdir = args.workdir or tempfile.mkdtemp(prefix="jacli-bench-")
     path = G.write_all(workdir, sizes=())["dense10"]
     jacli_note = H.jacli_status()
+    quiet = []
     res = {}
     for N in sizes:
         res[N] = {}
@@ -199,6 +200,7 @@ def run(args):
                 res[N][tool] = {"status": "unavailable", "detail": jacli_note}
                 continue
             print(f"[batch] {tool} N={N} ...", file=sys.stderr, flush=True)
+            quiet.append(H.wait_quiet(args.max_busy, args.max_wait, f"{tool} N={N}"))
             chk = os.path.join(workdir, f"check-{tool}-{N}.npy")
             r = H.run_worker(__file__, [tool, path, str(N), str(repeats), chk],
                              timeout=300 if quick else 1200)
@@ -227,13 +229,14 @@ def run(args):
                         r["err"] = float("nan")
                         r["detail"] = f"shape {got.shape}, expected {ref.shape}"
                     os.remove(r["check"])
-    return {"sizes": sizes, "repeats": repeats, "results": res, "jacli_note": jacli_note}
+    return {"sizes": sizes, "repeats": repeats, "results": res, "jacli_note": jacli_note,
+            "quiet": quiet}
 
 
 def report(raw):
     lines = ["## Batch throughput: 10 × 10 transcendental model", ""]
     lines.append(f"Load average (1/5/15 min) at the start: {raw.get('load_start', '?')}; "
-                 f"at the end: {raw.get('load_end', '?')}.")
+                 f"at the end: {raw.get('load_end', '?')}. {H.quiet_summary(raw.get('quiet', []))}")
     lines.append("")
     lines.append(f"Jacobians per second (N / median time of one batch call, {raw['repeats']} timed "
                  "calls after a warm-up; higher is better). *first call* includes compilation "
@@ -273,9 +276,11 @@ def targets(raw):
     for N in raw["sizes"]:
         res = raw["results"][N]
         j, x = res.get("jacli", {}), res.get("jax", {})
-        ratio = j["rate"] / x["rate"] if j.get("status") == "ok" and x.get("status") == "ok" else None
+        both = j.get("status") == "ok" and x.get("status") == "ok"
+        ratio = j["rate"] / x["rate"] if both else None
+        best = x["min"] / j["min"] if both else None
         out.append(H.target_line(f"batch N = {N:,}: jacli throughput ≥ JAX", ratio, 1.0, "min",
-                                 unit="x"))
+                                 unit="x", best=best))
     return out
 
 
@@ -286,7 +291,7 @@ def main(argv=None):
         worker(argv[1], argv[2], int(argv[3]), int(argv[4]), argv[5])
         return 0
     ap = H.common_args(__doc__.split("\n")[0])
-    args = ap.parse_args(argv)
+    args = H.parse_common(ap, argv)
     load_start = H.loadavg()
     raw = run(args)
     raw["load_start"], raw["load_end"] = load_start, H.loadavg()

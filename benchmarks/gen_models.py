@@ -184,6 +184,184 @@ def write_all(outdir: str, sizes=BRATU_SIZES, extra_bratu=()) -> dict:
     return paths
 
 
+# ----------------------------------------------------------------------------- products / Hessians
+#
+# Models of the products-and-Hessian benchmarks (bench_products.py, bench_hessian.py).
+#
+# * ``rosenres-N.toml`` — the extended Rosenbrock residual (N even), one output per residual:
+#   ``r_{2i-1} = 10*(x_{2i} - x_{2i-1}^2)``, ``r_{2i} = 1 - x_{2i-1}``, so that
+#   ``f = ½‖r‖² = Σ 50 (x_{2i} - x_{2i-1}²)² + ½ (1 - x_{2i-1})²``.
+# * ``rosensum-N.toml`` — that same ``f`` as ONE scalar output, ``f = 0.5*c1 + 0.5*c2 + ...``
+#   over ``[definitions]`` chunks of ``ROSEN_CHUNK`` pairs each (an expression string is
+#   limited to 100 kB, so one string cannot hold it beyond ~2000 pairs).
+#   ``rosensumflat-N.toml`` writes it as ``f = c1 + c2 + ...``, which jacli cannot compile
+#   beyond n ~ 3000 (see :func:`_chunked_sum`).
+# * ``bratusum-N.toml`` — ``½‖F‖²`` of the 1-D Bratu residual (see :func:`bratu_toml`) as one
+#   scalar output, again from chunks.
+# * ``denseq-N.toml`` — a scalar with a dense Hessian: ``½ xᵀQx + log(1 + xᵀx) +
+#   Σ sin(x_i) cos(x_{i+1})`` with a fixed random symmetric ``Q`` (:func:`denseq_data`); the
+#   quadratic is written out term by term (N(N+1)/2 terms) in chunks.
+#
+# Every model starts at a fixed point where the Rosenbrock Hessian's 2×2 blocks all differ
+# (:func:`rosen_point`), so its spectrum has no multiple eigenvalues; the peers build the same
+# functions vectorised (numpy / jax.numpy / torch) from :func:`rosen_point` and :func:`denseq_data`.
+
+ROSEN_CHUNK = 1000          # pairs per [definitions] chunk (~45 kB of text)
+DENSEQ_CHUNK = 2000         # quadratic terms per chunk
+
+
+def rosen_point(n: int):
+    """The evaluation point of the Rosenbrock models (numpy, shape (n,), n even).
+
+    ``x_{2i-1} = -1.2 + 0.6 sin(1.3 i)``, ``x_{2i} = 1 + 0.5 cos(0.7 i)`` (i = 1..n/2): every
+    2×2 Hessian block is different, and the point is defined for any n without a file.
+    """
+    import numpy as np
+    if n % 2:
+        raise ValueError("the extended Rosenbrock function needs an even n")
+    i = np.arange(1, n // 2 + 1, dtype=float)
+    x = np.empty(n)
+    x[0::2] = -1.2 + 0.6 * np.sin(1.3 * i)
+    x[1::2] = 1.0 + 0.5 * np.cos(0.7 * i)
+    return x
+
+
+def _inputs_section(x) -> list:
+    return ["[inputs]"] + [f"x{i + 1} = {float(v)!r}" for i, v in enumerate(x)]
+
+
+def rosenres_toml(n: int) -> str:
+    x = rosen_point(n)
+    out = [f'name = "rosenres-{n}"',
+           f'description = "extended Rosenbrock residual, {n} inputs, {n} outputs"', ""]
+    out += _inputs_section(x)
+    out += ["", "[outputs]"]
+    for i in range(1, n // 2 + 1):
+        a, b = 2 * i - 1, 2 * i
+        out.append(f'r{a} = "10*(x{b} - x{a}^2)"')
+        out.append(f'r{b} = "1 - x{a}"')
+    return "\n".join(out) + "\n"
+
+
+def _chunked_sum(name: str, terms: list, chunk: int, factor: str = "") -> tuple:
+    """``([definitions lines], output text)``: ``terms`` summed in chunks ``c1, c2, ...``.
+
+    The output is ``factor*c1 + factor*c2 + ...``.  With an empty ``factor`` jacli's DAG
+    flattens the chunks back into ONE sum of all the terms (``add`` is associative), and
+    its generated code then holds a single Python expression of that many terms, which
+    CPython's compiler refuses beyond ~3000 terms (RecursionError).  A constant factor in
+    front of every chunk keeps them apart (``0.5*(a + b)`` stays a product).
+    """
+    defs, parts = [], []
+    for c, s in enumerate(range(0, len(terms), chunk), start=1):
+        defs.append(f'{name}{c} = "{" + ".join(terms[s:s + chunk])}"')
+        parts.append(f"{factor}{name}{c}")
+    return defs, " + ".join(parts)
+
+
+def rosensum_toml(n: int, chunk: int = ROSEN_CHUNK, flat: bool = False) -> str:
+    """Scalar extended Rosenbrock ``f = ½ Σ [100 (x_{2i} - x_{2i-1}²)² + (1 - x_{2i-1})²]``.
+
+    Written as ``f = 0.5*c1 + 0.5*c2 + ...`` over chunks; ``flat=True`` writes the same
+    function the obvious way, ``f = c1 + c2 + ...`` with the ½ inside every term, which
+    jacli flattens into one n-term sum (see :func:`_chunked_sum`).
+    """
+    x = rosen_point(n)
+    if flat:
+        terms = [f"50*(x{2 * i} - x{2 * i - 1}^2)^2 + 0.5*(1 - x{2 * i - 1})^2"
+                 for i in range(1, n // 2 + 1)]
+    else:
+        terms = [f"100*(x{2 * i} - x{2 * i - 1}^2)^2 + (1 - x{2 * i - 1})^2"
+                 for i in range(1, n // 2 + 1)]
+    defs, total = _chunked_sum("c", terms, chunk, factor="" if flat else "0.5*")
+    out = [f'name = "rosensum{"flat" if flat else ""}-{n}"',
+           f'description = "extended Rosenbrock, f = 1/2 |r|^2 as one scalar, {n} inputs"', ""]
+    out += _inputs_section(x)
+    out += ["", "[definitions]"] + defs + ["", "[outputs]", f'f = "{total}"']
+    return "\n".join(out) + "\n"
+
+
+def rosensumflat_toml(n: int) -> str:
+    return rosensum_toml(n, flat=True)
+
+
+def bratusum_toml(n: int, lam: float = 1.0, chunk: int = ROSEN_CHUNK) -> str:
+    h = 1.0 / (n + 1)
+    terms = []
+    for i in range(1, n + 1):
+        t = []
+        if i > 1:
+            t.append(f"x{i - 1} - ")
+        t.append(f"2*x{i}")
+        if i < n:
+            t.append(f" + x{i + 1}")
+        body = "".join(t) if i > 1 else "-" + "".join(t)
+        terms.append(f"({body} + h^2*lam*exp(x{i}))^2")
+    defs, total = _chunked_sum("c", terms, chunk, factor="0.5*")
+    out = [f'name = "bratusum-{n}"',
+           f'description = "1/2 |F|^2 of the 1-D Bratu residual as one scalar, {n} inputs"', "",
+           "[inputs]"]
+    out += [f"x{i} = {0.1 * math.sin(math.pi * i * h)!r}" for i in range(1, n + 1)]
+    out += ["", "[parameters]", f"h = {h!r}", f"lam = {float(lam)!r}", "", "[definitions]"] + defs
+    out += ["", "[outputs]", f'f = "{total}"']
+    return "\n".join(out) + "\n"
+
+
+def bratu_point(n: int):
+    """Nominal point of ``bratu-N.toml`` / ``bratusum-N.toml`` (numpy)."""
+    import numpy as np
+    h = 1.0 / (n + 1)
+    return 0.1 * np.sin(np.pi * np.arange(1, n + 1) * h)
+
+
+def denseq_data(n: int, seed: int = 0):
+    """``(x0, Q)`` of the dense model: Q symmetric with entries of size ~1/n plus 2 I."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    B = rng.uniform(-1.0, 1.0, size=(n, n)) / n
+    Q = np.round(B + B.T + 2.0 * np.eye(n), 6)
+    x0 = np.round(rng.uniform(-1.0, 1.0, size=n), 6)
+    return x0, Q
+
+
+def denseq_toml(n: int, chunk: int = DENSEQ_CHUNK) -> str:
+    x0, Q = denseq_data(n)
+    terms = []
+    for i in range(n):
+        terms.append(f"{float(Q[i, i])!r}*x{i + 1}^2")
+        for j in range(i + 1, n):
+            terms.append(f"{float(2.0 * Q[i, j])!r}*x{i + 1}*x{j + 1}")
+    defs, quad = _chunked_sum("q", terms, chunk, factor="0.5*")
+    sq = " + ".join(f"x{i + 1}^2" for i in range(n))
+    sc = " + ".join(f"sin(x{i + 1})*cos(x{i + 2})" for i in range(n - 1))
+    out = [f'name = "denseq-{n}"',
+           f'description = "dense Hessian: 1/2 x^T Q x + log(1 + x^T x) + sum sin(x_i) cos(x_i+1), {n} inputs"',
+           ""]
+    out += _inputs_section(x0)
+    out += ["", "[definitions]"] + defs + [f'ss = "{sq}"', f'sc = "{sc}"']
+    out += ["", "[outputs]", f'f = "{quad} + log(1 + ss) + sc"']
+    return "\n".join(out) + "\n"
+
+
+def write_products_models(outdir: str, rosen=(), bratu=(), bratusum=(), rosensum=(), denseq=(),
+                          rosensumflat=()) -> dict:
+    """Write the products/Hessian models; return ``{"rosenres": {n: path}, ...}``."""
+    os.makedirs(outdir, exist_ok=True)
+    makers = {"rosenres": (rosenres_toml, rosen), "rosensum": (rosensum_toml, rosensum),
+              "rosensumflat": (rosensumflat_toml, rosensumflat),
+              "bratu": (bratu_toml, bratu), "bratusum": (bratusum_toml, bratusum),
+              "denseq": (denseq_toml, denseq)}
+    paths: dict = {}
+    for kind, (make, sizes) in makers.items():
+        paths[kind] = {}
+        for n in sorted(set(sizes)):
+            p = os.path.join(outdir, f"{kind}-{n}.toml")
+            with open(p, "w") as f:
+                f.write(make(n))
+            paths[kind][n] = p
+    return paths
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("outdir")

@@ -43,6 +43,12 @@ def main(argv=None) -> int:
     ap.add_argument("--only", default=",".join(BENCHES), help="comma list of " + ", ".join(BENCHES))
     ap.add_argument("--out", default=None, help="default docs/benchmarks.md (a temp file with --quick)")
     ap.add_argument("--json", default=None, help="also write all raw results here")
+    ap.add_argument("--max-busy", type=float, default=0.5,
+                    help="wait before each measurement until other processes use fewer CPUs "
+                         "than this (0: do not wait)")
+    ap.add_argument("--max-wait", type=float, default=120.0, help="longest wait before one measurement, s")
+    ap.add_argument("--wait-budget", type=float, default=900.0,
+                    help="longest total wait of each benchmark script, s")
     args = ap.parse_args(argv)
 
     tmp = tempfile.mkdtemp(prefix="jacli-bench-all-")
@@ -60,6 +66,8 @@ def main(argv=None) -> int:
             cmd.append("--quick")
         if args.repeats:
             cmd += ["--repeats", str(args.repeats)]
+        cmd += ["--max-busy", str(args.max_busy), "--max-wait", str(args.max_wait),
+                "--wait-budget", str(args.wait_budget)]
         print(f"== {title}: {' '.join(cmd)}", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
         p = subprocess.run(cmd, stdout=subprocess.DEVNULL)
