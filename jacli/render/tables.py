@@ -144,8 +144,9 @@ def _header(result: Result, i: int, model: str, index: Optional[int]) -> Text:
         t.append(f"point {index} · ", style="dim")
     t.append(f"{result.op} of ")
     t.append(model, style="bold")
-    t.append(f" · backend {result.backend} ({exact}) · at {_point_text(result.inputs, result.at[i])}"
-             " · status ")
+    where = ("an unreadable row" if code == Status.BAD_INPUT
+             else _point_text(result.inputs, result.at[i]))
+    t.append(f" · backend {result.backend} ({exact}) · at {where} · status ")
     t.append_text(_status_text(code))
     return t
 
