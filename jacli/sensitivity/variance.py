@@ -1,0 +1,682 @@
+"""Global sensitivity: Sobol' indices (Saltelli/Jansen), Morris elementary effects, DGSM.
+
+All three methods sample the model's *inputs* from the distributions declared in the model
+file; parameters stay at their values.  Every model evaluation is vectorised over points
+(:func:`jacli.model._numeric.model_function`) and all outputs are analysed at once.
+
+Input distributions
+-------------------
+Each input is turned into a :class:`Marginal` by :func:`marginals`.  ``value`` is the
+input's best estimate (its *mean*) and ``sigma`` its standard uncertainty (the *standard
+deviation*, in the input's own unit), for every distribution that uses them:
+
+============  =================================================  ========================
+distribution  definition                                         standard uncertainty
+============  =================================================  ========================
+uniform       U(lo, hi) on ``bounds``                            (hi - lo) / sqrt(12)
+triangular    on ``bounds``, mode = ``value``                    sqrt((a²+b²+c²-ab-ac-bc)/18)
+normal        N(value, sigma²)                                   sigma
+lognormal     exp(N(mu, s²)) with mean ``value`` and standard    sigma
+              deviation ``sigma``: s² = ln(1 + (sigma/value)²),
+              mu = ln(value) - s²/2
+============  =================================================  ========================
+
+A normal or lognormal input that also has ``bounds`` is truncated to them.  An input
+with no ``distribution`` is uniform on its ``bounds`` if it has them, else normal with
+its ``sigma``; an input with neither raises :class:`~jacli.errors.ModelError`.
+
+Samples are drawn as uniform numbers in (0, 1) (scrambled Sobol' points or a Morris grid)
+and mapped through each marginal's inverse CDF, so low-discrepancy designs keep their
+structure.
+
+References
+----------
+Saltelli, A. et al. (2010). Variance based sensitivity analysis of model output. Design
+and estimator for the total sensitivity index. *Comput. Phys. Commun.* 181, 259-270.
+Jansen, M. J. W. (1999). Analysis of variance designs for model output. *Comput. Phys.
+Commun.* 117, 35-43.
+Saltelli, A. (2002). Making best use of model evaluations to compute sensitivity indices.
+*Comput. Phys. Commun.* 145, 280-297.
+Morris, M. D. (1991). Factorial sampling plans for preliminary computational experiments.
+*Technometrics* 33, 161-174.  Campolongo, F., Cariboni, J., Saltelli, A. (2007). An
+effective screening design for sensitivity analysis of large models. *Environ. Model.
+Softw.* 22, 1509-1518.
+Sobol', I. M., Kucherenko, S. (2009). Derivative based global sensitivity measures and
+their link with global sensitivity indices. *Math. Comput. Simul.* 79, 3009-3017.
+Lamboni, M., Iooss, B., Popelin, A.-L., Gamboa, F. (2013). Derivative-based global
+sensitivity measures: general links with Sobol' indices and numerical tests. *Math.
+Comput. Simul.* 87, 45-54.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from ..errors import ModelError, UsageError
+
+__all__ = ["Marginal", "marginals", "sample_inputs", "sobol_indices", "SobolResult", "morris",
+           "MorrisResult", "dgsm", "DGSMResult"]
+
+#: Rows of the evaluation matrix per model call in :func:`sobol_indices` (bounds memory).
+EVAL_ROWS = 1 << 16
+#: Elements of one bootstrap block (resamples x rows x columns), to bound its memory.
+_BOOT_ELEMS = 1 << 22
+#: Probability of ±2σ for a normal: the Morris range of unbounded inputs.
+_TWO_SIGMA_P = 0.5 * math.erfc(2.0 / math.sqrt(2.0))
+
+
+# --------------------------------------------------------------------------- marginals
+
+@dataclass(frozen=True)
+class Marginal:
+    """One input's distribution, as used for sampling.
+
+    Attributes
+    ----------
+    name : str
+        The input.
+    distribution : str
+        ``"uniform"``, ``"triangular"``, ``"normal"`` or ``"lognormal"``.
+    ppf : callable
+        Inverse CDF: maps an array of probabilities in (0, 1) to input values.
+    standard_uncertainty : float
+        Standard deviation of the distribution (before any truncation).
+    range : tuple of float
+        ``(lo, hi)`` used by :func:`morris`: the bounds if any, else the probabilities of
+        ±2σ of a normal (2.275 % and 97.725 %) mapped through ``ppf``, i.e. ``value ± 2 sigma``
+        for a normal input.
+    poincare : float or None
+        A Poincaré constant C (Var g ≤ C E[g'²]) used by :func:`dgsm`; None when none is
+        known (lognormal).
+    """
+
+    name: str
+    distribution: str
+    ppf: Callable = field(repr=False)
+    standard_uncertainty: float
+    range: tuple
+    poincare: Optional[float]
+
+
+def _missing(q) -> ModelError:
+    return ModelError(
+        f"input '{q.name}' has no distribution for global sensitivity analysis; add "
+        f"bounds = [lo, hi] (uniform on them) or sigma = <standard uncertainty> (normal), "
+        f"optionally with distribution = \"uniform\" | \"triangular\" | \"normal\" | \"lognormal\"",
+        file=q.pos.file, line=q.pos.line, col=q.pos.col, field=f"inputs.{q.name}")
+
+
+def _marginal(q) -> Marginal:
+    import numpy as np
+    from scipy import stats
+
+    dist = q.distribution
+    if dist is None:
+        dist = "uniform" if q.bounds is not None else "normal" if q.sigma is not None else None
+    if dist is None:
+        raise _missing(q)
+    need = "bounds" if dist in ("uniform", "triangular") else "sigma"
+    if getattr(q, need) is None:
+        what = "bounds = [lo, hi]" if need == "bounds" else "sigma = <standard uncertainty>"
+        raise ModelError(f"input '{q.name}': distribution '{dist}' needs {what} for global "
+                         f"sensitivity analysis", file=q.pos.file, line=q.pos.line,
+                         col=q.pos.col, field=f"inputs.{q.name}")
+    if dist == "uniform":
+        lo, hi = map(float, q.bounds)
+        w = hi - lo
+        return Marginal(q.name, dist, lambda u, lo=lo, w=w: lo + w * u, w / math.sqrt(12.0),
+                        (lo, hi), w * w / math.pi ** 2)
+    if dist == "triangular":
+        a, b = map(float, q.bounds)
+        c = float(q.value)
+        frozen = stats.triang((c - a) / (b - a), loc=a, scale=b - a)
+        sd = math.sqrt((a * a + b * b + c * c - a * b - a * c - b * c) / 18.0)
+        # the triangular density is log-concave on [a, b]: Payne-Weinberger gives C ≤ (b-a)²/π²
+        return Marginal(q.name, dist, frozen.ppf, sd, (a, b), (b - a) ** 2 / math.pi ** 2)
+    sigma = float(q.sigma)
+    if dist == "normal":
+        frozen = stats.norm(loc=float(q.value), scale=sigma)
+        poincare = sigma * sigma           # Gaussian Poincaré constant (Lamboni et al. 2013)
+    elif dist == "lognormal":
+        s2 = math.log1p((sigma / q.value) ** 2)
+        frozen = stats.lognorm(s=math.sqrt(s2), scale=math.exp(math.log(q.value) - 0.5 * s2))
+        poincare = None                    # heavy tail: no finite Poincaré constant
+    else:
+        raise ModelError(f"input '{q.name}': unknown distribution '{dist}'; known: uniform, "
+                         f"triangular, normal, lognormal", field=f"inputs.{q.name}.distribution")
+    if q.bounds is not None:               # truncate to the bounds: u -> F^-1(F(lo) + u ΔF)
+        lo, hi = map(float, q.bounds)
+        flo, fhi = float(frozen.cdf(lo)), float(frozen.cdf(hi))
+        if not fhi > flo:
+            raise ModelError(f"input '{q.name}': bounds [{lo:g}, {hi:g}] hold no probability of "
+                             f"its {dist} distribution", field=f"inputs.{q.name}.bounds")
+
+        def ppf(u, _f=frozen, _lo=lo, _hi=hi, _a=flo, _d=fhi - flo):
+            return np.clip(_f.ppf(_a + _d * np.asarray(u)), _lo, _hi)
+
+        if poincare is not None:           # log-concave restricted to an interval
+            poincare = min(poincare, (hi - lo) ** 2 / math.pi ** 2)
+        return Marginal(q.name, dist, ppf, sigma, (lo, hi), poincare)
+    rng = (float(frozen.ppf(_TWO_SIGMA_P)), float(frozen.isf(_TWO_SIGMA_P)))
+    return Marginal(q.name, dist, frozen.ppf, sigma, rng, poincare)
+
+
+def marginals(model) -> tuple:
+    """The :class:`Marginal` of every input of ``model``, in input order.
+
+    Raises
+    ------
+    ModelError
+        An input has neither bounds nor sigma (the message names it and says what to add).
+
+    Examples
+    --------
+    >>> import jacli
+    >>> m = jacli.model_from_expressions("x + y")
+    >>> marginals(m)
+    Traceback (most recent call last):
+    ...
+    jacli.errors.ModelError: inputs.x: input 'x' has no distribution for global sensitivity analysis; add bounds = [lo, hi] (uniform on them) or sigma = <standard uncertainty> (normal), optionally with distribution = "uniform" | "triangular" | "normal" | "lognormal"
+    """
+    return tuple(_marginal(q) for q in model.inputs)
+
+
+def _to_inputs(margs, U):
+    """Map probabilities U (N, k) to input values through each marginal's inverse CDF."""
+    import numpy as np
+
+    # scrambled Sobol' points are never exactly 0 or 1, but a Morris grid is: keep ppf finite
+    tiny = np.finfo(float).eps
+    X = np.empty(U.shape, dtype=float)
+    for j, mg in enumerate(margs):
+        u = U[:, j]
+        if mg.distribution != "uniform":
+            u = np.clip(u, tiny, 1.0 - tiny)
+        X[:, j] = mg.ppf(u)
+    return X
+
+
+def sample_inputs(model, samples: int, *, seed=None) -> "np.ndarray":  # noqa: F821
+    """``samples`` points (a power of 2) of the inputs: a scrambled Sobol' sequence through the inverse CDFs.
+
+    Returns an array of shape (samples, n_inputs), columns in input order.
+    """
+    margs = marginals(model)
+    _check_pow2(samples)
+    return _to_inputs(margs, _sobol(len(margs), samples, seed))
+
+
+def _check_pow2(n):
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2 or n & (n - 1):
+        raise UsageError(f"samples must be a power of 2 (>= 2) for a Sobol' sequence, e.g. 1024 or "
+                         f"4096, got {n!r}")
+
+
+def _sobol(d, n, seed):
+    from scipy.stats import qmc
+
+    return qmc.Sobol(d=d, scramble=True, seed=seed).random(n)
+
+
+def _evaluator(model):
+    """``f(X) -> Y``: inputs (N, k) to outputs (N, m); parameters appended at their values."""
+    from .._ops import _full_args
+    from ..model._numeric import model_function
+
+    fn = model_function(model)
+    return lambda X: fn(_full_args(model, X))
+
+
+def _check_finite(model, X, Y):
+    import numpy as np
+
+    bad = ~np.isfinite(Y)
+    if bad.any():
+        rows, cols = np.nonzero(bad)
+        point = ", ".join(f"{n}={v:.6g}" for n, v in zip(model.input_names, X[rows[0]]))
+        raise ModelError(f"output '{model.output_names[cols[0]]}' is not finite at "
+                         f"{len(set(rows.tolist()))} of {len(X)} sampled points (first: {point}); "
+                         f"narrow the inputs' bounds or distributions to the model's domain")
+
+
+def _validate(model, outputs, seed):
+    from .._ops import _as_model
+
+    model = _as_model(model, None).select_outputs(outputs)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise UsageError(f"seed must be a non-negative integer or None, got {seed!r}")
+    return model
+
+
+# --------------------------------------------------------------------------- Sobol'
+
+@dataclass(frozen=True)
+class SobolResult:
+    """Sobol' indices of every output with respect to every input.
+
+    Arrays are indexed ``[output, input]`` (``S2``: ``[output, input_j, input_k]``, upper
+    triangle filled, NaN elsewhere).  ``*_conf`` are half-widths of the ``confidence``
+    bootstrap intervals: the estimate ± conf.
+
+    Attributes
+    ----------
+    inputs, outputs : tuple of str
+    S1, S1_conf, ST, ST_conf : ndarray, shape (m, k)
+    S2, S2_conf : ndarray, shape (m, k, k), or None
+    variance : ndarray, shape (m,)
+        Estimated output variances.
+    evaluations : int
+        Model evaluations (rows): samples·(k+2), or samples·(2k+2) with second order.
+    samples, seed, confidence, bootstrap
+        As requested.
+    """
+
+    inputs: tuple
+    outputs: tuple
+    S1: object
+    S1_conf: object
+    ST: object
+    ST_conf: object
+    S2: object
+    S2_conf: object
+    variance: object
+    evaluations: int
+    samples: int
+    seed: Optional[int]
+    confidence: float
+    bootstrap: int
+
+    @property
+    def indices(self) -> dict:
+        """``{output: {"S1": {input: v}, "S1_conf": ..., "ST": ..., "ST_conf": ..., ["S2", "S2_conf"]}}``.
+
+        ``S2`` is ``{input_j: {input_k: v}}`` for j before k in input order.
+        """
+        out = {}
+        for o, name in enumerate(self.outputs):
+            d = {key: {i: float(getattr(self, key)[o, j]) for j, i in enumerate(self.inputs)}
+                 for key in ("S1", "S1_conf", "ST", "ST_conf")}
+            if self.S2 is not None:
+                for key in ("S2", "S2_conf"):
+                    arr = getattr(self, key)[o]
+                    d[key] = {a: {b: float(arr[j, l]) for l, b in enumerate(self.inputs) if l > j}
+                              for j, a in enumerate(self.inputs[:-1])}
+            out[name] = d
+        return out
+
+    def to_dict(self) -> dict:
+        """JSON-ready: method, indices, evaluations, samples, seed, confidence, bootstrap."""
+        return {"method": "sobol", "indices": self.indices, "evaluations": self.evaluations,
+                "samples": self.samples, "seed": self.seed, "confidence": self.confidence,
+                "bootstrap": self.bootstrap}
+
+
+def _sobol_estimates(fA, fB, fAB, fBA=None):
+    """Indices from evaluations; leading axes broadcast (bootstrap resamples).
+
+    fA, fB: (..., N, m); fAB, fBA: (..., N, k, m).  Returns S1, ST (..., m, k) and S2
+    (..., m, k, k) or None.
+    """
+    import numpy as np
+
+    n = fA.shape[-2]
+    # Var(Y) from both independent matrices (as SALib), centred for stability
+    both = np.concatenate([fA, fB], axis=-2)
+    var = both.var(axis=-2)                                     # (..., m)
+    fA_, fB_ = fA[..., None, :], fB[..., None, :]               # (..., N, 1, m)
+    v1 = np.einsum("...nm,...nkm->...km", fB, fAB - fA_) / n    # Saltelli 2010, eq. (b)
+    vt = 0.5 * np.einsum("...nkm,...nkm->...km", fA_ - fAB, fA_ - fAB) / n   # Jansen 1999
+    with np.errstate(divide="ignore", invalid="ignore"):        # constant output: reported as NaN
+        S1 = np.swapaxes(v1 / var[..., None, :], -1, -2)
+        ST = np.swapaxes(vt / var[..., None, :], -1, -2)
+        S2 = None
+        if fBA is not None:
+            # Saltelli 2002: V_jk = E[f(BA_j) f(AB_k)] - E[f(A)] E[f(B)], closed S2 = V_jk/V - S1_j - S1_k
+            vjk = np.einsum("...njm,...nkm->...mjk", fBA, fAB) / n
+            vjk -= (fA.mean(axis=-2) * fB.mean(axis=-2))[..., None, None]
+            S2 = vjk / var[..., :, None, None] - S1[..., :, :, None] - S1[..., :, None, :]
+            k = fAB.shape[-2]
+            S2 = np.where(np.triu(np.ones((k, k), dtype=bool), 1), S2, np.nan)
+    return S1, ST, S2
+
+
+def sobol_indices(model, *, samples: int = 1024, seed: Optional[int] = None,
+                  second_order: bool = False, outputs=None, confidence: float = 0.95,
+                  bootstrap: int = 200, chunk: Optional[int] = None) -> SobolResult:
+    r"""First-order and total Sobol' indices of every output, with bootstrap confidence intervals.
+
+    Parameters
+    ----------
+    model : Model or str
+        A model (or a model file) whose inputs have distributions (see :func:`marginals`).
+    samples : int
+        N, the base sample size; a power of 2.  The model is evaluated N·(k+2) times
+        (N·(2k+2) with ``second_order``).
+    seed : int, optional
+        Seeds the Sobol' scrambling and the bootstrap: same seed, same indices.
+    second_order : bool
+        Also estimate second-order indices S2 (Saltelli 2002).
+    outputs : sequence of str, optional
+        Outputs to analyse (default all).
+    confidence : float
+        Level of the bootstrap intervals, in (0, 1).
+    bootstrap : int
+        Bootstrap resamples of the N rows (0: no intervals, conf is NaN).
+    chunk : int, optional
+        Base rows per model call; the call evaluates chunk·(k+2) points.  Default keeps
+        one call near 65 536 points.
+
+    Returns
+    -------
+    SobolResult
+
+    Notes
+    -----
+    Design (Saltelli 2010): a scrambled Sobol' sequence of dimension 2k gives the
+    probability matrices A and B (N×k); :math:`A_B^{(i)}` is A with column i from B.  With
+    V the variance of f over A and B,
+
+    .. math::
+        S_i = \frac{1}{NV}\sum_j f(B)_j\,(f(A_B^{(i)})_j - f(A)_j), \qquad
+        S_{Ti} = \frac{1}{2NV}\sum_j (f(A)_j - f(A_B^{(i)})_j)^2
+
+    (Saltelli 2010 first order, Jansen 1999 total).  Intervals: ±z·sd of the estimates
+    over ``bootstrap`` resamples of the N rows (z the normal quantile of ``confidence``).
+    The bootstrap treats the QMC points as independent, which makes the intervals
+    conservative.  Estimates of small indices can be slightly negative.  A constant
+    output has NaN indices.
+
+    Examples
+    --------
+    >>> import jacli
+    >>> m = jacli.model_from_toml('''
+    ... [inputs]
+    ... x = { value = 0.5, bounds = [0, 1] }
+    ... y = { value = 0.5, bounds = [0, 1] }
+    ... [outputs]
+    ... f = "x + 2*y"
+    ... ''')
+    >>> r = sobol_indices(m, samples=1024, seed=1)
+    >>> [round(r.indices["f"]["S1"][i], 2) for i in ("x", "y")]
+    [0.2, 0.8]
+    >>> r.evaluations
+    4096
+    """
+    import numpy as np
+    from scipy.stats import norm
+
+    model = _validate(model, outputs, seed)
+    _check_pow2(samples)
+    if not 0 < confidence < 1:
+        raise UsageError(f"confidence must be in (0, 1), got {confidence!r}")
+    if isinstance(bootstrap, bool) or not isinstance(bootstrap, int) or bootstrap < 0:
+        raise UsageError(f"bootstrap must be a non-negative integer, got {bootstrap!r}")
+    if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
+        raise UsageError(f"chunk must be a positive integer, got {chunk!r}")
+    margs = marginals(model)
+    k, m, N = len(margs), len(model.outputs), samples
+    if k < 1:
+        raise UsageError("the model has no inputs to analyse")
+    groups = 2 * k + 2 if second_order else k + 2
+    chunk = chunk or max(1, EVAL_ROWS // groups)
+
+    U = _sobol(2 * k, N, seed)
+    f = _evaluator(model)
+    fA = np.empty((N, m))
+    fB = np.empty((N, m))
+    fAB = np.empty((N, k, m))
+    fBA = np.empty((N, k, m)) if second_order else None
+    for s in range(0, N, chunk):
+        XA = _to_inputs(margs, U[s:s + chunk, :k])
+        XB = _to_inputs(margs, U[s:s + chunk, k:])
+        n = len(XA)
+        # one stacked call: [A; B; A_B^(1..k); (B_A^(1..k))], mapped once and column-swapped
+        blocks = [XA, XB]
+        for i in range(k):
+            ab = XA.copy()
+            ab[:, i] = XB[:, i]
+            blocks.append(ab)
+        if second_order:
+            for i in range(k):
+                ba = XB.copy()
+                ba[:, i] = XA[:, i]
+                blocks.append(ba)
+        X = np.concatenate(blocks)
+        Y = f(X)
+        _check_finite(model, X, Y)
+        Y = Y.reshape(groups, n, m)
+        fA[s:s + n], fB[s:s + n] = Y[0], Y[1]
+        fAB[s:s + n] = Y[2:k + 2].transpose(1, 0, 2)
+        if second_order:
+            fBA[s:s + n] = Y[k + 2:].transpose(1, 0, 2)
+
+    S1, ST, S2 = _sobol_estimates(fA, fB, fAB, fBA)
+    var = np.concatenate([fA, fB]).var(axis=0)
+    S1c = np.full_like(S1, np.nan)
+    STc = np.full_like(ST, np.nan)
+    S2c = None if S2 is None else np.full_like(S2, np.nan)
+    if bootstrap:
+        rng = np.random.default_rng(seed)
+        idx = rng.integers(0, N, size=(bootstrap, N))
+        per = max(1, _BOOT_ELEMS // (N * (groups - 1) * m))   # resamples per block
+        b1, bt, b2 = [], [], []
+        for s in range(0, bootstrap, per):
+            ii = idx[s:s + per]
+            e1, et, e2 = _sobol_estimates(fA[ii], fB[ii], fAB[ii], None if fBA is None else fBA[ii])
+            b1.append(e1)
+            bt.append(et)
+            if e2 is not None:
+                b2.append(e2)
+        z = norm.ppf(0.5 + confidence / 2)
+        with np.errstate(invalid="ignore"):
+            S1c = z * np.concatenate(b1).std(axis=0, ddof=1)
+            STc = z * np.concatenate(bt).std(axis=0, ddof=1)
+            if b2:
+                S2c = z * np.concatenate(b2).std(axis=0, ddof=1)
+    return SobolResult(model.input_names, model.output_names, S1, S1c, ST, STc, S2, S2c, var,
+                       N * groups, N, seed, confidence, bootstrap)
+
+
+# --------------------------------------------------------------------------- Morris
+
+@dataclass(frozen=True)
+class MorrisResult:
+    """Elementary-effect statistics, arrays indexed ``[output, input]``.
+
+    ``mu`` is the mean elementary effect, ``mu_star`` the mean of its absolute value
+    (Campolongo 2007), ``sigma`` its standard deviation (ddof=1).  Effects are
+    ``(f(x + Δe_i) - f(x)) / Δ`` with Δ measured in the unit hypercube (x scaled to each
+    input's range), so they carry the output's unit and compare across inputs.
+    """
+
+    inputs: tuple
+    outputs: tuple
+    mu: object
+    mu_star: object
+    sigma: object
+    ranges: tuple
+    evaluations: int
+    trajectories: int
+    levels: int
+    seed: Optional[int]
+
+    @property
+    def indices(self) -> dict:
+        """``{output: {"mu": {input: v}, "mu_star": ..., "sigma": ...}}``."""
+        return {name: {key: {i: float(getattr(self, key)[o, j]) for j, i in enumerate(self.inputs)}
+                       for key in ("mu", "mu_star", "sigma")}
+                for o, name in enumerate(self.outputs)}
+
+    def ranking(self, output: Optional[str] = None) -> tuple:
+        """Inputs by decreasing μ* for ``output`` (default the first)."""
+        import numpy as np
+
+        o = 0 if output is None else self.outputs.index(output)
+        return tuple(self.inputs[j] for j in np.argsort(-self.mu_star[o], kind="stable"))
+
+    def to_dict(self) -> dict:
+        return {"method": "morris", "indices": self.indices,
+                "ranges": {i: list(r) for i, r in zip(self.inputs, self.ranges)},
+                "evaluations": self.evaluations, "trajectories": self.trajectories,
+                "levels": self.levels, "seed": self.seed}
+
+
+def morris(model, *, trajectories: int = 20, levels: int = 4, seed: Optional[int] = None,
+           outputs=None) -> MorrisResult:
+    r"""Morris elementary effects: μ, μ* and σ of every input for every output.
+
+    Parameters
+    ----------
+    model : Model or str
+    trajectories : int
+        r, the number of one-at-a-time trajectories; the model is evaluated r·(k+1) times.
+    levels : int
+        p, an even number of grid levels per input (Δ = p / (2(p-1))).
+    seed : int, optional
+    outputs : sequence of str, optional
+
+    Notes
+    -----
+    Each input's range is :attr:`Marginal.range`: its bounds, or the 2.275 %-97.725 %
+    quantiles (value ± 2σ for a normal input) when it has none.  The grid is uniform on
+    that range (Morris 1991); trajectories are random (no Campolongo selection of
+    spread-out trajectories): a random grid point, then each input in random order moves
+    by +Δ, or -Δ when +Δ would leave the grid.  μ* (Campolongo 2007) ranks inputs; σ
+    large against μ* signals interactions or non-linearity.  An input the outputs do not
+    depend on has μ = μ* = σ = 0 exactly.
+    """
+    import numpy as np
+
+    model = _validate(model, outputs, seed)
+    for name, v, low in (("trajectories", trajectories, 2), ("levels", levels, 2)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < low:
+            raise UsageError(f"{name} must be an integer >= {low}, got {v!r}")
+    if levels % 2:
+        raise UsageError(f"levels must be even (Morris 1991), got {levels}")
+    margs = marginals(model)
+    k, m, r = len(margs), len(model.outputs), trajectories
+    delta = levels / (2.0 * (levels - 1))
+    rng = np.random.default_rng(seed)
+    grid = rng.integers(0, levels, size=(r, k)) / (levels - 1)      # base points on the grid
+    order = np.argsort(rng.random((r, k)), axis=1)                  # random input order
+    P = np.empty((r, k + 1, k))
+    P[:, 0] = grid
+    steps = np.empty((r, k))
+    x = grid.copy()
+    for t in range(k):
+        j = order[:, t]
+        cur = x[np.arange(r), j]
+        step = np.where(cur + delta <= 1.0 + 1e-12, delta, -delta)
+        x[np.arange(r), j] = cur + step
+        steps[np.arange(r), j] = step
+        P[:, t + 1] = x
+    lo = np.array([mg.range[0] for mg in margs])
+    hi = np.array([mg.range[1] for mg in margs])
+    X = lo + (hi - lo) * P.reshape(-1, k)
+    Y = _evaluator(model)(X)
+    _check_finite(model, X, Y)
+    Y = Y.reshape(r, k + 1, m)
+    dY = np.diff(Y, axis=1)                                         # (r, k, m), step t
+    EE = np.empty((r, k, m))
+    EE[np.arange(r)[:, None], order] = dY / steps[np.arange(r)[:, None], order][..., None]
+    mu = EE.mean(axis=0).T
+    mu_star = np.abs(EE).mean(axis=0).T
+    sigma = EE.std(axis=0, ddof=1).T
+    return MorrisResult(model.input_names, model.output_names, mu, mu_star, sigma,
+                        tuple(mg.range for mg in margs), r * (k + 1), r, levels, seed)
+
+
+# --------------------------------------------------------------------------- DGSM
+
+@dataclass(frozen=True)
+class DGSMResult:
+    """Derivative-based global sensitivity measures, arrays indexed ``[output, input]``.
+
+    Attributes
+    ----------
+    nu : ndarray
+        ν_i = E[(∂f/∂x_i)²] under the input distributions.
+    bound : ndarray
+        Upper bound on the total Sobol' index, C_i ν_i / Var f (C_i the input's Poincaré
+        constant); NaN where no constant is known (lognormal inputs).
+    variance : ndarray, shape (m,)
+        Var f estimated from the same sample.
+    evaluations : int
+        Points where the model and its exact Jacobian were evaluated.
+    """
+
+    inputs: tuple
+    outputs: tuple
+    nu: object
+    bound: object
+    variance: object
+    evaluations: int
+    samples: int
+    seed: Optional[int]
+    backend: str
+
+    @property
+    def indices(self) -> dict:
+        """``{output: {"nu": {input: v}, "ST_bound": {input: v or None}}}``."""
+        import math as _m
+
+        out = {}
+        for o, name in enumerate(self.outputs):
+            out[name] = {
+                "nu": {i: float(self.nu[o, j]) for j, i in enumerate(self.inputs)},
+                "ST_bound": {i: (None if _m.isnan(self.bound[o, j]) else float(self.bound[o, j]))
+                             for j, i in enumerate(self.inputs)}}
+        return out
+
+    def to_dict(self) -> dict:
+        return {"method": "dgsm", "indices": self.indices, "evaluations": self.evaluations,
+                "samples": self.samples, "seed": self.seed, "backend": self.backend}
+
+
+def dgsm(model, *, samples: int = 1024, seed: Optional[int] = None, outputs=None,
+         backend: str = "sympy") -> DGSMResult:
+    r"""DGSM ν_i = E[(∂f/∂x_i)²] from exact Jacobians over a scrambled Sobol' sample, with ST bounds.
+
+    Parameters
+    ----------
+    model : Model or str
+    samples : int
+        Sample size, a power of 2.
+    seed : int, optional
+    outputs : sequence of str, optional
+    backend : str
+        Jacobian backend; the default ``"sympy"`` is exact.
+
+    Notes
+    -----
+    Sobol' & Kucherenko (2009), Lamboni et al. (2013): for independent inputs,
+    :math:`S_{Ti} \le C_i \nu_i / \mathrm{Var} f` with C_i a Poincaré constant of x_i's
+    distribution: (b-a)²/π² for uniform on [a, b] and for any log-concave density on
+    [a, b] (triangular; Payne-Weinberger); σ² for a normal (min of both when truncated).
+    Lognormal inputs have no finite constant: their bound is NaN.
+    """
+    import numpy as np
+
+    from .._ops import jacobian
+    from ..results import Status
+
+    model = _validate(model, outputs, seed)
+    margs = marginals(model)
+    X = sample_inputs(model, samples, seed=seed)
+    res = jacobian(model, X, backend=backend)
+    bad = np.asarray(res.status) != int(Status.OK)
+    if bad.any():
+        i = int(np.argmax(bad))
+        point = ", ".join(f"{n}={v:.6g}" for n, v in zip(model.input_names, X[i]))
+        raise ModelError(f"the Jacobian failed at {int(bad.sum())} of {samples} sampled points "
+                         f"(first: {point}: {res.messages[i]}); narrow the inputs' bounds or "
+                         f"distributions to the model's domain")
+    D = np.asarray(res.derivative)                                  # (N, m, k)
+    nu = (D * D).mean(axis=0)
+    var = np.asarray(res.value).var(axis=0)
+    C = np.array([np.nan if mg.poincare is None else mg.poincare for mg in margs])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bound = C[None, :] * nu / var[:, None]
+    return DGSMResult(model.input_names, model.output_names, nu, bound, var, samples, samples,
+                      seed, res.backend)
