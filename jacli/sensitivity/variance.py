@@ -177,7 +177,7 @@ def marginals(model) -> tuple:
     >>> marginals(m)
     Traceback (most recent call last):
     ...
-    jacli.errors.ModelError: inputs.x: input 'x' has no distribution for global sensitivity analysis; add bounds = [lo, hi] (uniform on them) or sigma = <standard uncertainty> (normal), optionally with distribution = "uniform" | "triangular" | "normal" | "lognormal"
+    jacli.errors.ModelError: <expr>: inputs.x: input 'x' has no distribution for global sensitivity analysis; add bounds = [lo, hi] (uniform on them) or sigma = <standard uncertainty> (normal), optionally with distribution = "uniform" | "triangular" | "normal" | "lognormal"
     """
     return tuple(_marginal(q) for q in model.inputs)
 
@@ -312,33 +312,50 @@ class SobolResult:
                 "bootstrap": self.bootstrap}
 
 
-def _sobol_estimates(fA, fB, fAB, fBA=None):
-    """Indices from evaluations; leading axes broadcast (bootstrap resamples).
+def _row_terms(fA, fB, fAB, fBA):
+    """Per-row terms whose means give every Sobol' estimate: (N, p) and the layout.
 
-    fA, fB: (..., N, m); fAB, fBA: (..., N, k, m).  Returns S1, ST (..., m, k) and S2
-    (..., m, k, k) or None.
+    Every estimator is a function of row means, so a bootstrap resample is a weighted
+    mean: one (resamples x N) @ (N x p) product instead of gathering resampled copies.
     """
     import numpy as np
 
-    n = fA.shape[-2]
-    # Var(Y) from both independent matrices (as SALib), centred for stability
-    both = np.concatenate([fA, fB], axis=-2)
-    var = both.var(axis=-2)                                     # (..., m)
-    fA_, fB_ = fA[..., None, :], fB[..., None, :]               # (..., N, 1, m)
-    v1 = np.einsum("...nm,...nkm->...km", fB, fAB - fA_) / n    # Saltelli 2010, eq. (b)
-    vt = 0.5 * np.einsum("...nkm,...nkm->...km", fA_ - fAB, fA_ - fAB) / n   # Jansen 1999
-    with np.errstate(divide="ignore", invalid="ignore"):        # constant output: reported as NaN
-        S1 = np.swapaxes(v1 / var[..., None, :], -1, -2)
-        ST = np.swapaxes(vt / var[..., None, :], -1, -2)
+    N, k, m = fAB.shape
+    # centre on the mean of [f(A); f(B)]: the Saltelli 2010 first-order estimator is not
+    # shift-invariant in finite samples (SALib standardises Y for the same reason)
+    c = 0.5 * (fA.mean(axis=0) + fB.mean(axis=0))
+    fA, fB, fAB = fA - c, fB - c, fAB - c
+    parts = [fA, fB, fA * fA, fB * fB,
+             (fB[:, None, :] * (fAB - fA[:, None, :])).reshape(N, k * m),      # Saltelli 2010
+             (0.5 * (fA[:, None, :] - fAB) ** 2).reshape(N, k * m)]            # Jansen 1999
+    if fBA is not None:
+        fBA = fBA - c
+        parts += [np.einsum("njm,nkm->njkm", fBA, fAB).reshape(N, k * k * m)]
+    return np.concatenate(parts, axis=1)
+
+
+def _estimates(M, k, m, second_order):
+    """S1, ST (B, m, k), S2 (B, m, k, k) or None, and Var (B, m) from row means M (B, p)."""
+    import numpy as np
+
+    B = M.shape[0]
+    mA, mB, mA2, mB2 = (M[:, i * m:(i + 1) * m] for i in range(4))
+    o = 4 * m
+    v1 = M[:, o:o + k * m].reshape(B, k, m)
+    vt = M[:, o + k * m:o + 2 * k * m].reshape(B, k, m)
+    mean = 0.5 * (mA + mB)
+    var = 0.5 * (mA2 + mB2) - mean * mean          # population variance of [f(A); f(B)]
+    with np.errstate(divide="ignore", invalid="ignore"):   # constant output: NaN indices
+        S1 = np.swapaxes(v1 / var[:, None, :], 1, 2)
+        ST = np.swapaxes(vt / var[:, None, :], 1, 2)
         S2 = None
-        if fBA is not None:
-            # Saltelli 2002: V_jk = E[f(BA_j) f(AB_k)] - E[f(A)] E[f(B)], closed S2 = V_jk/V - S1_j - S1_k
-            vjk = np.einsum("...njm,...nkm->...mjk", fBA, fAB) / n
-            vjk -= (fA.mean(axis=-2) * fB.mean(axis=-2))[..., None, None]
-            S2 = vjk / var[..., :, None, None] - S1[..., :, :, None] - S1[..., :, None, :]
-            k = fAB.shape[-2]
+        if second_order:
+            o2 = o + 2 * k * m
+            # Saltelli 2002: V_jk = E[f(B_A^j) f(A_B^k)] - E f(A) E f(B); S2 = V_jk/V - S1_j - S1_k
+            vjk = M[:, o2:].reshape(B, k, k, m) - (mA * mB)[:, None, None, :]
+            S2 = np.moveaxis(vjk, 3, 1) / var[:, :, None, None] - S1[:, :, :, None] - S1[:, :, None, :]
             S2 = np.where(np.triu(np.ones((k, k), dtype=bool), 1), S2, np.nan)
-    return S1, ST, S2
+    return S1, ST, S2, var
 
 
 def sobol_indices(model, *, samples: int = 1024, seed: Optional[int] = None,
@@ -362,7 +379,7 @@ def sobol_indices(model, *, samples: int = 1024, seed: Optional[int] = None,
     confidence : float
         Level of the bootstrap intervals, in (0, 1).
     bootstrap : int
-        Bootstrap resamples of the N rows (0: no intervals, conf is NaN).
+        Bootstrap resamples of the N rows (0: no intervals, conf is NaN; else >= 2).
     chunk : int, optional
         Base rows per model call; the call evaluates chunk·(k+2) points.  Default keeps
         one call near 65 536 points.
@@ -389,8 +406,8 @@ def sobol_indices(model, *, samples: int = 1024, seed: Optional[int] = None,
 
     Examples
     --------
-    >>> import jacli
-    >>> m = jacli.model_from_toml('''
+    >>> from jacli.model import model_from_toml
+    >>> m = model_from_toml('''
     ... [inputs]
     ... x = { value = 0.5, bounds = [0, 1] }
     ... y = { value = 0.5, bounds = [0, 1] }
@@ -410,8 +427,9 @@ def sobol_indices(model, *, samples: int = 1024, seed: Optional[int] = None,
     _check_pow2(samples)
     if not 0 < confidence < 1:
         raise UsageError(f"confidence must be in (0, 1), got {confidence!r}")
-    if isinstance(bootstrap, bool) or not isinstance(bootstrap, int) or bootstrap < 0:
-        raise UsageError(f"bootstrap must be a non-negative integer, got {bootstrap!r}")
+    if isinstance(bootstrap, bool) or not isinstance(bootstrap, int) or bootstrap < 0 \
+            or bootstrap == 1:
+        raise UsageError(f"bootstrap must be 0 (no intervals) or an integer >= 2, got {bootstrap!r}")
     if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
         raise UsageError(f"chunk must be a positive integer, got {chunk!r}")
     margs = marginals(model)
@@ -451,29 +469,31 @@ def sobol_indices(model, *, samples: int = 1024, seed: Optional[int] = None,
         if second_order:
             fBA[s:s + n] = Y[k + 2:].transpose(1, 0, 2)
 
-    S1, ST, S2 = _sobol_estimates(fA, fB, fAB, fBA)
+    T = _row_terms(fA, fB, fAB, fBA)
+    S1, ST, S2, var = (None if e is None else e[0]
+                       for e in _estimates(T.mean(axis=0)[None], k, m, second_order))
     var = np.concatenate([fA, fB]).var(axis=0)
     S1c = np.full_like(S1, np.nan)
     STc = np.full_like(ST, np.nan)
     S2c = None if S2 is None else np.full_like(S2, np.nan)
     if bootstrap:
         rng = np.random.default_rng(seed)
-        idx = rng.integers(0, N, size=(bootstrap, N))
-        per = max(1, _BOOT_ELEMS // (N * (groups - 1) * m))   # resamples per block
+        per = max(1, _BOOT_ELEMS // N)             # resamples per block: bounds the weights' memory
         b1, bt, b2 = [], [], []
         for s in range(0, bootstrap, per):
-            ii = idx[s:s + per]
-            e1, et, e2 = _sobol_estimates(fA[ii], fB[ii], fAB[ii], None if fBA is None else fBA[ii])
+            b = min(per, bootstrap - s)
+            idx = rng.integers(0, N, size=(b, N)) + (np.arange(b) * N)[:, None]
+            W = np.bincount(idx.ravel(), minlength=b * N).reshape(b, N) / N
+            e1, et, e2, _ = _estimates(W @ T, k, m, second_order)
             b1.append(e1)
             bt.append(et)
             if e2 is not None:
                 b2.append(e2)
         z = norm.ppf(0.5 + confidence / 2)
-        with np.errstate(invalid="ignore"):
-            S1c = z * np.concatenate(b1).std(axis=0, ddof=1)
-            STc = z * np.concatenate(bt).std(axis=0, ddof=1)
-            if b2:
-                S2c = z * np.concatenate(b2).std(axis=0, ddof=1)
+        S1c = z * np.concatenate(b1).std(axis=0, ddof=1)
+        STc = z * np.concatenate(bt).std(axis=0, ddof=1)
+        if b2:
+            S2c = z * np.concatenate(b2).std(axis=0, ddof=1)
     return SobolResult(model.input_names, model.output_names, S1, S1c, ST, STc, S2, S2c, var,
                        N * groups, N, seed, confidence, bootstrap)
 
