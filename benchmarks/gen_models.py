@@ -196,8 +196,6 @@ def write_all(outdir: str, sizes=BRATU_SIZES, extra_bratu=()) -> dict:
 #   limited to 100 kB, so one string cannot hold it beyond ~2000 pairs).
 #   ``rosensumflat-N.toml`` writes it as ``f = c1 + c2 + ...``, which jacli cannot compile
 #   beyond n ~ 3000 (see :func:`_chunked_sum`).
-# * ``bratusum-N.toml`` — ``½‖F‖²`` of the 1-D Bratu residual (see :func:`bratu_toml`) as one
-#   scalar output, again from chunks.
 # * ``denseq-N.toml`` — a scalar with a dense Hessian: ``½ xᵀQx + log(1 + xᵀx) +
 #   Σ sin(x_i) cos(x_{i+1})`` with a fixed random symmetric ``Q`` (:func:`denseq_data`); the
 #   quadratic is written out term by term (N(N+1)/2 terms) in chunks.
@@ -210,20 +208,38 @@ ROSEN_CHUNK = 1000          # pairs per [definitions] chunk (~45 kB of text)
 DENSEQ_CHUNK = 2000         # quadratic terms per chunk
 
 
-def rosen_point(n: int):
+def rosen_point(n: int, seed: int = 0):
     """The evaluation point of the Rosenbrock models (numpy, shape (n,), n even).
 
-    ``x_{2i-1} = -1.2 + 0.6 sin(1.3 i)``, ``x_{2i} = 1 + 0.5 cos(0.7 i)`` (i = 1..n/2): every
-    2×2 Hessian block is different, and the point is defined for any n without a file.
+    ``x_{2i-1} = -1.2 + 0.5 z_i``, ``x_{2i} = 1 + 0.5 w_i`` with ``z, w`` standard normal from
+    ``numpy.random.default_rng(seed)`` (the first n/2 of each stream, so the point of a
+    smaller n is a prefix of a larger one's).  Every 2×2 Hessian block is different and the
+    largest eigenvalues are separated by the tail of the normal distribution, as at a random
+    point (at a regular pattern they cluster, and Lanczos needs thousands of products).
     """
     import numpy as np
     if n % 2:
         raise ValueError("the extended Rosenbrock function needs an even n")
-    i = np.arange(1, n // 2 + 1, dtype=float)
+    rng_a, rng_b = np.random.default_rng([seed, 1]), np.random.default_rng([seed, 2])
     x = np.empty(n)
-    x[0::2] = -1.2 + 0.6 * np.sin(1.3 * i)
-    x[1::2] = 1.0 + 0.5 * np.cos(0.7 * i)
+    x[0::2] = -1.2 + 0.5 * rng_a.standard_normal(n // 2)
+    x[1::2] = 1.0 + 0.5 * rng_b.standard_normal(n // 2)
     return x
+
+
+def rosen_top_eigenvalues(n: int, count: int = 5, seed: int = 0):
+    """Exact largest eigenvalues of the Hessian of ``f = ½‖r‖²`` at :func:`rosen_point`.
+
+    The Hessian is block diagonal: for the pair (a, b) = (x_{2i-1}, x_{2i}) the block is
+    ``[[600 a² - 200 b + 1, -200 a], [-200 a, 100]]``, whose eigenvalues are closed-form.
+    """
+    import numpy as np
+    x = rosen_point(n, seed)
+    a, b = x[0::2], x[1::2]
+    h11, h12, h22 = 600.0 * a * a - 200.0 * b + 1.0, -200.0 * a, 100.0
+    mid, rad = 0.5 * (h11 + h22), np.hypot(0.5 * (h11 - h22), h12)
+    lam = np.concatenate([mid + rad, mid - rad])
+    return np.sort(lam)[::-1][:count]
 
 
 def _inputs_section(x) -> list:
@@ -285,30 +301,8 @@ def rosensumflat_toml(n: int) -> str:
     return rosensum_toml(n, flat=True)
 
 
-def bratusum_toml(n: int, lam: float = 1.0, chunk: int = ROSEN_CHUNK) -> str:
-    h = 1.0 / (n + 1)
-    terms = []
-    for i in range(1, n + 1):
-        t = []
-        if i > 1:
-            t.append(f"x{i - 1} - ")
-        t.append(f"2*x{i}")
-        if i < n:
-            t.append(f" + x{i + 1}")
-        body = "".join(t) if i > 1 else "-" + "".join(t)
-        terms.append(f"({body} + h^2*lam*exp(x{i}))^2")
-    defs, total = _chunked_sum("c", terms, chunk, factor="0.5*")
-    out = [f'name = "bratusum-{n}"',
-           f'description = "1/2 |F|^2 of the 1-D Bratu residual as one scalar, {n} inputs"', "",
-           "[inputs]"]
-    out += [f"x{i} = {0.1 * math.sin(math.pi * i * h)!r}" for i in range(1, n + 1)]
-    out += ["", "[parameters]", f"h = {h!r}", f"lam = {float(lam)!r}", "", "[definitions]"] + defs
-    out += ["", "[outputs]", f'f = "{total}"']
-    return "\n".join(out) + "\n"
-
-
 def bratu_point(n: int):
-    """Nominal point of ``bratu-N.toml`` / ``bratusum-N.toml`` (numpy)."""
+    """Nominal point of ``bratu-N.toml`` (numpy)."""
     import numpy as np
     h = 1.0 / (n + 1)
     return 0.1 * np.sin(np.pi * np.arange(1, n + 1) * h)
@@ -343,14 +337,13 @@ def denseq_toml(n: int, chunk: int = DENSEQ_CHUNK) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_products_models(outdir: str, rosen=(), bratu=(), bratusum=(), rosensum=(), denseq=(),
+def write_products_models(outdir: str, rosen=(), bratu=(), rosensum=(), denseq=(),
                           rosensumflat=()) -> dict:
     """Write the products/Hessian models; return ``{"rosenres": {n: path}, ...}``."""
     os.makedirs(outdir, exist_ok=True)
     makers = {"rosenres": (rosenres_toml, rosen), "rosensum": (rosensum_toml, rosensum),
               "rosensumflat": (rosensumflat_toml, rosensumflat),
-              "bratu": (bratu_toml, bratu), "bratusum": (bratusum_toml, bratusum),
-              "denseq": (denseq_toml, denseq)}
+              "bratu": (bratu_toml, bratu), "denseq": (denseq_toml, denseq)}
     paths: dict = {}
     for kind, (make, sizes) in makers.items():
         paths[kind] = {}

@@ -7,7 +7,8 @@ script puts them together with the machine information and the target checks.
 Usage::
 
     python benchmarks/run_all.py [--quick] [--repeats R] [--out docs/benchmarks.md]
-                                 [--only build,batch,startup] [--json results.json]
+                                 [--only build,batch,startup,products,hessian]
+                                 [--json results.json]
 
 ``--quick`` is a smoke run (small sizes, 2-3 repeats): it checks that everything runs,
 its numbers mean nothing, and it writes to ``benchmarks-quick.md`` in the temporary
@@ -33,6 +34,8 @@ BENCHES = {
     "build": ("bench_jacobian_build.py", "Time to a first Jacobian (Bratu)"),
     "batch": ("bench_batch_throughput.py", "Batch throughput (10 × 10)"),
     "startup": ("bench_startup.py", "Start-up"),
+    "products": ("bench_products.py", "Products: VJP cost relative to f"),
+    "hessian": ("bench_hessian.py", "Hessians: dense and matrix-free eigenvalues"),
 }
 
 
