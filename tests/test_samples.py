@@ -148,6 +148,15 @@ def ref_gum_impedance(p):
     return _ret(values, jac)
 
 
+def ref_gum_end_gauge(p):
+    lS, d, tb, De, aS, da, dt = (p["l_S"], p["d"], p["theta_bar"], p["Delta"], p["alpha_S"],
+                                 p["delta_alpha"], p["delta_theta"])
+    th = tb + De
+    values = [lS + d - lS * (da * th + aS * dt)]
+    jac = [[1.0 - (da * th + aS * dt), 1.0, -lS * da, -lS * da, -lS * dt, -lS * th, -lS * aS]]
+    return _ret(values, jac)
+
+
 def ref_van_der_pol(p):
     x, y, mu = p["x"], p["y"], p["mu"]
     values = [y, mu * (1.0 - x * x) * y - x]
@@ -217,6 +226,10 @@ REFERENCES = {
                            {"r": 0.75, "theta": 2.4, "phi": -2.0}),
     "gum_impedance": Reference(("V", "I", "phi"), ("R", "X", "Z"), ref_gum_impedance,
                                {"V": 5.02, "I": 0.0195, "phi": 0.9}),
+    "gum_end_gauge": Reference(("l_S", "d", "theta_bar", "Delta", "alpha_S", "delta_alpha",
+                                "delta_theta"), ("l",), ref_gum_end_gauge,
+                               {"l_S": 50.0004, "d": 3e-4, "theta_bar": 0.3, "Delta": -0.2,
+                                "alpha_S": 1.2e-5, "delta_alpha": 4e-7, "delta_theta": -0.02}),
     "van_der_pol": Reference(("x", "y"), ("dx", "dy"), ref_van_der_pol,
                              {"x": -0.5, "y": 1.3}),
     "van_der_waals": Reference(("T", "Vm"), ("P", "Zfac"), ref_van_der_waals,

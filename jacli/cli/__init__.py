@@ -25,6 +25,7 @@ Examples:
   jacli vjp samples/arm.toml --vector 1,0 --format json
   jacli hessian -e "(1-x)^2 + 100*(y-x^2)^2" --at x=1,y=1
   jacli hessian samples/puromycin_residuals.toml --of sumsq
+  jacli sensitivity samples/gum_impedance.toml --method gum
   jacli backends
 
 \b
@@ -35,7 +36,7 @@ Exit codes: 0 ok, 1 internal error, 2 usage, 3 model or input error,
 
 class _Group(click.Group):
     def list_commands(self, ctx):
-        return ["jacobian", "jvp", "vjp", "hessian", "backends"]
+        return ["jacobian", "jvp", "vjp", "hessian", "sensitivity", "backends"]
 
     def get_command(self, ctx, name):
         # Commands are imported on demand: `jacli backends` never imports the jacobian code.
@@ -48,6 +49,9 @@ class _Group(click.Group):
         if name == "hessian":
             from .hessian_cmd import hessian
             return hessian
+        if name == "sensitivity":
+            from .sensitivity_cmd import sensitivity
+            return sensitivity
         if name == "backends":
             from .backends_cmd import backends
             return backends
