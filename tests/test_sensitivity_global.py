@@ -257,3 +257,18 @@ def test_nonfinite_output_is_reported(tmp_path_factory):
     with pytest.raises(ModelError, match=r"output 'y' is not finite at \d+ of \d+ sampled points "
                                          r"\(first: x=-"):
         gsa.sobol_indices(m, samples=64, seed=0)
+
+
+def test_constant_output_and_lognormal_are_explained(tmp_path_factory):
+    m = _load(tmp_path_factory, "notes", '[inputs]\nx = { value = 2, sigma = 0.5, distribution = '
+                                         '"lognormal" }\ny = { value = 1, bounds = [0, 3], '
+                                         'distribution = "triangular" }\n'
+                                         '[outputs]\nc = "0*x + 3"\ng = "x*y"\n')
+    r = gsa.sobol_indices(m, samples=2 ** 8, seed=0)
+    assert np.isnan(r.S1[0]).all() and np.isnan(r.ST_conf[0]).all() and np.isfinite(r.S1[1]).all()
+    assert r.notes == ("output 'c' is constant over the sampled inputs: its indices are undefined "
+                       "(NaN)",)
+    d = gsa.dgsm(m, samples=2 ** 8, seed=0)
+    assert d.indices["g"]["ST_bound"]["x"] is None and d.indices["g"]["ST_bound"]["y"] > 0
+    assert any("input 'x' is lognormal: no finite Poincaré constant" in n for n in d.notes)
+    assert json.loads(json.dumps(d.to_dict()))["notes"] == list(d.notes)

@@ -270,6 +270,8 @@ class SobolResult:
         Model evaluations (rows): samples·(k+2), or samples·(2k+2) with second order.
     samples, seed, confidence, bootstrap
         As requested.
+    notes : tuple of str
+        Why some indices are NaN (constant outputs).
     """
 
     inputs: tuple
@@ -286,6 +288,7 @@ class SobolResult:
     seed: Optional[int]
     confidence: float
     bootstrap: int
+    notes: tuple = ()
 
     @property
     def indices(self) -> dict:
@@ -309,7 +312,7 @@ class SobolResult:
         """JSON-ready: method, indices, evaluations, samples, seed, confidence, bootstrap."""
         return {"method": "sobol", "indices": self.indices, "evaluations": self.evaluations,
                 "samples": self.samples, "seed": self.seed, "confidence": self.confidence,
-                "bootstrap": self.bootstrap}
+                "bootstrap": self.bootstrap, "notes": list(self.notes)}
 
 
 def _row_terms(fA, fB, fAB, fBA):
@@ -401,8 +404,8 @@ def sobol_indices(model, *, samples: int = 1024, seed: Optional[int] = None,
     (Saltelli 2010 first order, Jansen 1999 total).  Intervals: ±z·sd of the estimates
     over ``bootstrap`` resamples of the N rows (z the normal quantile of ``confidence``).
     The bootstrap treats the QMC points as independent, which makes the intervals
-    conservative.  Estimates of small indices can be slightly negative.  A constant
-    output has NaN indices.
+    conservative.  Estimates of small indices can be slightly negative.  An output that
+    is constant (variance at rounding level) has NaN indices and a line in ``notes``.
 
     Examples
     --------
@@ -494,8 +497,30 @@ def sobol_indices(model, *, samples: int = 1024, seed: Optional[int] = None,
         STc = z * np.concatenate(bt).std(axis=0, ddof=1)
         if b2:
             S2c = z * np.concatenate(b2).std(axis=0, ddof=1)
+    notes = _constant_outputs(model, var, fA, fB)
+    for arr in (S1, S1c, ST, STc, S2, S2c):
+        if arr is not None:
+            arr[[model.output_names.index(o) for o, _ in notes]] = np.nan
     return SobolResult(model.input_names, model.output_names, S1, S1c, ST, STc, S2, S2c, var,
-                       N * groups, N, seed, confidence, bootstrap)
+                       N * groups, N, seed, confidence, bootstrap, tuple(n for _, n in notes))
+
+
+def _tiny_var(y):
+    """Variance below which an output counts as constant: rounding noise of its magnitude."""
+    import numpy as np
+
+    scale = float(np.max(np.abs(y))) if y.size else 0.0
+    return (64 * np.finfo(float).eps * scale) ** 2
+
+
+def _constant_outputs(model, var, *Ys):
+    """``[(output, note)]`` for outputs whose sampled variance is rounding noise."""
+    import numpy as np
+
+    Y = np.concatenate(Ys)
+    return [(o, f"output '{o}' is constant over the sampled inputs: its indices are undefined "
+                f"(NaN)")
+            for j, o in enumerate(model.output_names) if var[j] <= _tiny_var(Y[:, j])]
 
 
 # --------------------------------------------------------------------------- Morris
@@ -520,6 +545,7 @@ class MorrisResult:
     trajectories: int
     levels: int
     seed: Optional[int]
+    notes: tuple = ()
 
     @property
     def indices(self) -> dict:
@@ -539,7 +565,7 @@ class MorrisResult:
         return {"method": "morris", "indices": self.indices,
                 "ranges": {i: list(r) for i, r in zip(self.inputs, self.ranges)},
                 "evaluations": self.evaluations, "trajectories": self.trajectories,
-                "levels": self.levels, "seed": self.seed}
+                "levels": self.levels, "seed": self.seed, "notes": list(self.notes)}
 
 
 def morris(model, *, trajectories: int = 20, levels: int = 4, seed: Optional[int] = None,
@@ -603,8 +629,10 @@ def morris(model, *, trajectories: int = 20, levels: int = 4, seed: Optional[int
     mu = EE.mean(axis=0).T
     mu_star = np.abs(EE).mean(axis=0).T
     sigma = EE.std(axis=0, ddof=1).T
+    notes = tuple(f"output '{o}' is constant on the Morris grid: every effect is 0"
+                  for o, y in zip(model.output_names, Y.reshape(-1, m).T) if np.ptp(y) == 0)
     return MorrisResult(model.input_names, model.output_names, mu, mu_star, sigma,
-                        tuple(mg.range for mg in margs), r * (k + 1), r, levels, seed)
+                        tuple(mg.range for mg in margs), r * (k + 1), r, levels, seed, notes)
 
 
 # --------------------------------------------------------------------------- DGSM
@@ -624,6 +652,8 @@ class DGSMResult:
         Var f estimated from the same sample.
     evaluations : int
         Points where the model and its exact Jacobian were evaluated.
+    notes : tuple of str
+        Why some bounds are missing (constant outputs, lognormal inputs).
     """
 
     inputs: tuple
@@ -635,6 +665,7 @@ class DGSMResult:
     samples: int
     seed: Optional[int]
     backend: str
+    notes: tuple = ()
 
     @property
     def indices(self) -> dict:
@@ -651,7 +682,8 @@ class DGSMResult:
 
     def to_dict(self) -> dict:
         return {"method": "dgsm", "indices": self.indices, "evaluations": self.evaluations,
-                "samples": self.samples, "seed": self.seed, "backend": self.backend}
+                "samples": self.samples, "seed": self.seed, "backend": self.backend,
+                "notes": list(self.notes)}
 
 
 def dgsm(model, *, samples: int = 1024, seed: Optional[int] = None, outputs=None,
@@ -698,5 +730,11 @@ def dgsm(model, *, samples: int = 1024, seed: Optional[int] = None, outputs=None
     C = np.array([np.nan if mg.poincare is None else mg.poincare for mg in margs])
     with np.errstate(divide="ignore", invalid="ignore"):
         bound = C[None, :] * nu / var[:, None]
+    value = np.asarray(res.value)
+    const = _constant_outputs(model, var, value)
+    bound[[model.output_names.index(o) for o, _ in const]] = np.nan
+    notes = [n for _, n in const]
+    notes += [f"input '{mg.name}' is lognormal: no finite Poincaré constant, so no bound on its "
+              f"total index" for mg in margs if mg.poincare is None]
     return DGSMResult(model.input_names, model.output_names, nu, bound, var, samples, samples,
-                      seed, res.backend)
+                      seed, res.backend, tuple(notes))
