@@ -37,12 +37,12 @@ PI = math.pi
 
 
 def reference():
-    """Analytic S1, ST of Ishigami on [-π, π]³ (see tests/test_sensitivity_global.py)."""
+    """Analytic S1, ST, S2 (pairs 12, 13, 23) of Ishigami on [-π, π]³ (see tests/test_sensitivity_global.py)."""
     v1 = 0.5 * (1 + B * PI ** 4 / 5) ** 2
     v2 = A * A / 8
     v13 = B * B / 2 * (PI ** 8 / 9 - PI ** 8 / 25)
     v = v1 + v2 + v13
-    return [v1 / v, v2 / v, 0.0], [(v1 + v13) / v, v2 / v, v13 / v]
+    return [v1 / v, v2 / v, 0.0], [(v1 + v13) / v, v2 / v, v13 / v], [0.0, v13 / v, 0.0]
 
 
 def jacli_model():
@@ -60,7 +60,8 @@ def run_jacli(model, N, seed, bootstrap, second_order=False):
     t = time.perf_counter()
     r = sobol_indices(model, samples=N, seed=seed, bootstrap=bootstrap, second_order=second_order)
     dt = time.perf_counter() - t
-    return dt, r.evaluations, list(r.S1[0]), list(r.S1_conf[0]), list(r.ST[0]), list(r.ST_conf[0])
+    return (dt, r.evaluations, list(r.S1[0]), list(r.S1_conf[0]), list(r.ST[0]), list(r.ST_conf[0]),
+            _pairs(r.S2[0]) if second_order else None, _pairs(r.S2_conf[0]) if second_order else None)
 
 
 def run_salib(N, seed, bootstrap, second_order=False):
@@ -75,15 +76,22 @@ def run_salib(N, seed, bootstrap, second_order=False):
     Si = analyze.analyze(problem, Y, calc_second_order=second_order, num_resamples=bootstrap,
                          conf_level=0.95, seed=seed)
     dt = time.perf_counter() - t
-    return dt, len(Y), list(Si["S1"]), list(Si["S1_conf"]), list(Si["ST"]), list(Si["ST_conf"])
+    return (dt, len(Y), list(Si["S1"]), list(Si["S1_conf"]), list(Si["ST"]), list(Si["ST_conf"]),
+            _pairs(Si["S2"]) if second_order else None, _pairs(Si["S2_conf"]) if second_order else None)
+
+
+def _pairs(S2):
+    """S2 of (x1,x2), (x1,x3), (x2,x3) from a k x k upper-triangular matrix."""
+    return [float(S2[0][1]), float(S2[0][2]), float(S2[1][2])]
 
 
 def summarise(results, ref):
     """RMS error over runs and indices, indices within their interval, largest half-width."""
-    r1, rt = ref
+    r1, rt, r2 = ref
     sq, inside, total, width = 0.0, 0, 0, 0.0
-    for _, _, s1, s1c, st, stc in results:
-        for est, conf, true in ((s1, s1c, r1), (st, stc, rt)):
+    for _, _, s1, s1c, st, stc, s2, s2c in results:
+        groups = [(s1, s1c, r1), (st, stc, rt)] + ([(s2, s2c, r2)] if s2 is not None else [])
+        for est, conf, true in groups:
             for a, c, b in zip(est, conf, true):
                 sq += (a - b) ** 2
                 inside += abs(a - b) <= c
@@ -108,13 +116,12 @@ def main(argv=None):
 
     import numpy
     import scipy
-    try:
-        import SALib  # noqa: F401
-        from importlib.metadata import version
-        salib_version = version("SALib")
-    except ImportError:
+    import importlib.util
+    from importlib.metadata import version
+    if importlib.util.find_spec("SALib") is None:
         print("SALib is not installed: pip install SALib", file=sys.stderr)
         return 2
+    salib_version = version("SALib")
 
     model = jacli_model()
     run_jacli(model, 2 ** 8, args.seed, 2, so)   # generate and compile the model's code once
@@ -136,8 +143,8 @@ def main(argv=None):
     what = "first-order, total and second-order" if so else "first-order + total"
     head = (f"Ishigami (a = 7, b = 0.1), {what} indices, {args.bootstrap} bootstrap "
             f"resamples, 95 % intervals; {repeats} runs per N with seeds {args.seed}..."
-            f"{args.seed + repeats - 1} (time: median; error: RMS over runs and the 6 S1/ST "
-            f"indices; within CI: over all runs).  "
+            f"{args.seed + repeats - 1} (time: median; error: RMS over runs and the S1/ST"
+            f"{'/S2' if so else ''} indices; within CI: over all runs).  "
             f"numpy {numpy.__version__}, scipy {scipy.__version__}, SALib {salib_version}.\n\n")
     table = ["| N | evaluations (both) | jacli time [ms] | SALib time [ms] | SALib / jacli | "
              "RMS error jacli | RMS error SALib | max CI half-width jacli | max CI half-width SALib | "
