@@ -272,3 +272,21 @@ def test_gum_h1_end_gauge_published():
     assert u["delta_alpha"] == pytest.approx(0.58e-6, abs=0.005e-6)
     assert u["delta_theta"] == pytest.approx(0.029, abs=0.0005)
     assert p.second_order.std_uncertainty[0] / NM == pytest.approx(34, abs=0.5)
+
+
+def test_monte_carlo_distributions_follow_at():
+    # --at moves a uniform input's bounds with its estimate (width kept)
+    m = toml('[inputs]\nx = { value = 0, bounds = [-1, 1], distribution = "uniform" }\n'
+             '[outputs]\ny = "x"\n')
+    p = propagate(m, {"x": 5.0}, backend="sympy", check_mc=20_000, seed=4)
+    assert p.outputs[0].estimate == 5.0
+    assert p.monte_carlo.mean[0] == pytest.approx(5.0, abs=0.02)
+    assert p.monte_carlo.agree == (True,)
+    assert any("assume normal inputs" in n for n in p.notes)
+
+
+def test_uniform_value_off_midpoint_is_noted():
+    m = toml('[inputs]\nx = { value = 0.5, bounds = [-1, 1], distribution = "uniform" }\n'
+             '[outputs]\ny = "x"\n')
+    (q,) = standard_uncertainties(m)
+    assert "not the midpoint" in q.note

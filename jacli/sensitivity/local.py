@@ -49,6 +49,7 @@ class OutputLocal:
     share: dict                  # share of Σ scaled², None where undefined
     ranking: tuple
     notes: tuple = ()
+    u_inputs: dict = None        # input -> u(x) (0 = none)
 
     @property
     def std_uncertainty(self) -> Optional[float]:
@@ -56,16 +57,13 @@ class OutputLocal:
         return sum(v * v for v in s) ** 0.5 if s else None
 
     def to_dict(self) -> dict:
-        budget = [{"input": n, "u_input": None if self.scaled[n] is None else self._u[n],
+        u = self.u_inputs or {}
+        budget = [{"input": n, "u_input": u[n] if u.get(n) else None,
                    "contribution": self.scaled[n], "share": self.share[n]} for n in self.ranking]
         return {"estimate": self.estimate, "std_uncertainty": self.std_uncertainty,
                 "sensitivity_coefficients": dict(self.derivative), "normalized": dict(self.normalized),
                 "budget": budget, "ranking": list(self.ranking), "notes": list(self.notes)}
 
-    @property
-    def _u(self) -> dict:
-        return {n: (abs(s / d) if d else None) if s is not None else None
-                for n, s, d in ((n, self.scaled[n], self.derivative[n]) for n in self.derivative)}
 
 
 @dataclass(frozen=True)
@@ -84,12 +82,7 @@ class LocalSensitivity:
         return tuple(o.output for o in self.outputs)
 
     def to_dict(self) -> dict:
-        out = {}
-        for o in self.outputs:
-            d = o.to_dict()
-            for b in d["budget"]:
-                b["u_input"] = self.u[b["input"]] if self.u[b["input"]] > 0 else None
-            out[o.output] = d
+        out = {o.output: o.to_dict() for o in self.outputs}
         return {"method": "local", "model": self.model, "backend": self.backend, "at": dict(self.at),
                 "u_inputs": dict(self.u), "outputs": out, "covariance": None, "correlation": None,
                 "notes": list(self.notes)}
@@ -158,7 +151,7 @@ def local_sensitivity(model, at=None, *, backend: str = "auto", params=None) -> 
             key = [(0.0, -abs(norm[n] or 0.0), -abs(J[a, i])) for i, n in enumerate(names)]
         ranking = tuple(names[i] for i in sorted(range(len(names)), key=lambda i: key[i]))
         outs.append(OutputLocal(oname, float(y[a]), dict(zip(names, map(float, J[a]))), norm,
-                                scaled, share, ranking, tuple(notes)))
+                                scaled, share, ranking, tuple(notes), dict(zip(names, map(float, u)))))
     notes = []
     without = [q.name for q in ins if q.u == 0]
     if without and len(without) < len(names):

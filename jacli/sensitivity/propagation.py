@@ -99,6 +99,11 @@ def standard_uncertainties(model) -> tuple:
         elif dist == "uniform":
             a, b = q.bounds
             u = (b - a) / 2.0 / math.sqrt(3.0)
+            if abs(q.value - 0.5 * (a + b)) > 1e-12 * max(abs(a), abs(b)):
+                # GUM 4.3.7 takes the midpoint as the estimate; a Monte Carlo check samples
+                # around the midpoint, so its mean differs from value by design
+                note = (f"value {q.value:g} is not the midpoint of its uniform bounds "
+                        f"[{a:g}, {b:g}]; the estimate used is value")
         elif dist == "triangular":
             a, b = q.bounds
             c = q.value
@@ -410,6 +415,10 @@ def propagate(model, at=None, *, coverage: Optional[float] = None, correlations=
     so = mc = None
     if second_order or check_mc:
         so = _second_order(model, x, Ux, uy, backend)
+        odd = [q.name for q in ins if q.u > 0 and q.distribution != "normal"]
+        if odd:
+            notes.append("the second-order terms assume normal inputs; for " + ", ".join(odd)
+                         + " they use u only (their fourth moments differ)")
     if check_mc:
         mc = monte_carlo(model, check_mc, at=x, seed=seed, coverage=coverage, correlations=correlations,
                          reference=(y, uy))
@@ -499,7 +508,10 @@ def monte_carlo(model, n: int, *, at=None, seed: Optional[int] = None, coverage:
     model = _ops._as_model(model, None)
     ins = standard_uncertainties(model)
     x = _point(model, at)
-    ins = tuple(InputUncertainty(q.name, float(v), q.u, q.distribution, q.bounds, q.note)
+    # With --at, each distribution moves with its estimate (bounds shifted, width kept).
+    ins = tuple(InputUncertainty(q.name, float(v), q.u, q.distribution,
+                                 None if q.bounds is None else (q.bounds[0] + v - q.value,
+                                                                q.bounds[1] + v - q.value), q.note)
                 for q, v in zip(ins, x))
     R = correlation_matrix(model, correlations)
     rng = np.random.default_rng(seed)
