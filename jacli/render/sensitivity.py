@@ -10,6 +10,11 @@ where the coefficient ∂y/∂x is positive, to the left where it is negative.  
 the input's contribution to the output's uncertainty (|∂y/∂x|·u(x)); without uncertainties
 (``--method local`` on a model with no ``sigma``/``bounds``) it is |elasticity|, or |∂y/∂x|
 where y = 0.  Only plain block characters are used (``█`` and the eighth blocks ``▏…▉``).
+
+The global methods (``sobol``, ``morris``, ``dgsm``) print one table per output with the
+inputs ranked (by ST, μ* or the ST bound) and one-sided bars: S1 and ST as fractions of
+the output's variance (a full bar is 1), μ* relative to the largest, the DGSM bound
+capped at 1.
 """
 from __future__ import annotations
 
@@ -36,11 +41,18 @@ def _clean(v):
     return v
 
 
-def sensitivity_document(result, *, compact: bool = False) -> str:
-    """The JSON text of a :class:`~jacli.sensitivity.LocalSensitivity` or
-    :class:`~jacli.sensitivity.Propagation`."""
+def sensitivity_document(result, *, compact: bool = False, model: Optional[str] = None) -> str:
+    """The JSON text of a :class:`~jacli.sensitivity.LocalSensitivity`,
+    :class:`~jacli.sensitivity.Propagation`, :class:`~jacli.sensitivity.SobolResult`,
+    :class:`~jacli.sensitivity.MorrisResult` or :class:`~jacli.sensitivity.DGSMResult`.
+
+    ``model`` (the model's name) is added after ``method`` when the result lacks one.
+    """
     data = {"schema": 1, "command": "sensitivity"}
-    data.update(result.to_dict())
+    body = result.to_dict()
+    if model is not None and "model" not in body:
+        body = {"method": body.get("method"), "model": model, **body}
+    data.update(body)
     data = _clean(data)
     if compact:
         return json.dumps(data, separators=(",", ":"), allow_nan=False) + "\n"
@@ -81,12 +93,18 @@ def _pct(x: Optional[float]) -> str:
     return "—" if x is None else f"{100 * x:.1f} %"
 
 
-def render_sensitivity(result, *, console) -> None:
-    """Print a local-sensitivity or propagation result as tables with tornado bars."""
-    from ..sensitivity import LocalSensitivity
+def render_sensitivity(result, *, console, model: Optional[str] = None) -> None:
+    """Print a sensitivity result as tables with tornado (or one-sided) bars."""
+    from ..sensitivity import DGSMResult, LocalSensitivity, MorrisResult, SobolResult
 
     if isinstance(result, LocalSensitivity):
         _render_local(result, console)
+    elif isinstance(result, SobolResult):
+        _render_sobol(result, console, model)
+    elif isinstance(result, MorrisResult):
+        _render_morris(result, console, model)
+    elif isinstance(result, DGSMResult):
+        _render_dgsm(result, console, model)
     else:
         _render_gum(result, console)
 
@@ -192,3 +210,109 @@ def _render_gum(p, console) -> None:
             console.print(Text(line, style=None if mc.agree[i] else "bold"))
         _notes(console, mc.notes)
     _notes(console, p.notes)
+
+
+# --------------------------------------------------------------------------- global methods
+
+def _num(x) -> Optional[float]:
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _pm(v, c) -> str:
+    """``v ± c`` (``v`` alone without a finite conf)."""
+    v, c = _num(v), _num(c)
+    if v is None:
+        return "—"
+    return f"{v:.3f} ± {c:.3f}" if c is not None else f"{v:.3f}"
+
+
+def _ranked(values, inputs) -> list:
+    """Input indices by decreasing value (NaN last), stable."""
+    return sorted(range(len(inputs)),
+                  key=lambda j: (0, -values[j]) if math.isfinite(values[j]) else (1, 0))
+
+
+def _head(console, model, text) -> None:
+    from rich.text import Text
+
+    console.print(Text(f"{model + ': ' if model else ''}{text}", style="bold"))
+
+
+def _table(title):
+    from rich.table import Table
+
+    return Table(title=title, title_justify="left", box=None, pad_edge=False)
+
+
+def _render_sobol(r, console, model) -> None:
+    seed = f", seed {r.seed}" if r.seed is not None else ""
+    _head(console, model, f"Sobol' indices, {r.samples} samples, {r.evaluations} evaluations{seed}; "
+                          f"±: {r.confidence:g} intervals")
+    for o, name in enumerate(r.outputs):
+        t = _table(f"{name}: variance {_f(_num(r.variance[o]))}")
+        t.add_column("input")
+        for col in ("S1", "ST"):
+            t.add_column(col, justify="right")
+            t.add_column(f"{col} (0..1)", justify="left", no_wrap=True)
+        for j in _ranked([float(v) for v in r.ST[o]], r.inputs):
+            s1, st = _num(r.S1[o, j]), _num(r.ST[o, j])
+            t.add_row(r.inputs[j], _pm(r.S1[o, j], r.S1_conf[o, j]), bar(s1 or 0.0),
+                      _pm(r.ST[o, j], r.ST_conf[o, j]), bar(st or 0.0))
+        _print(console, t)
+        if r.S2 is not None:
+            k = len(r.inputs)
+            pairs = [(a, b) for a in range(k) for b in range(a + 1, k)]
+            pairs.sort(key=lambda p: -abs(float(r.S2[o, p[0], p[1]]))
+                       if math.isfinite(float(r.S2[o, p[0], p[1]])) else 1.0)
+            t2 = _table(f"{name}: second-order indices")
+            t2.add_column("inputs")
+            t2.add_column("S2", justify="right")
+            t2.add_column("S2 (0..1)", justify="left", no_wrap=True)
+            for a, b in pairs:
+                v = _num(r.S2[o, a, b])
+                t2.add_row(f"{r.inputs[a]}, {r.inputs[b]}", _pm(r.S2[o, a, b], r.S2_conf[o, a, b]),
+                           bar(v or 0.0))
+            _print(console, t2)
+    _notes(console, r.notes)
+
+
+def _render_morris(r, console, model) -> None:
+    seed = f", seed {r.seed}" if r.seed is not None else ""
+    _head(console, model, f"Morris elementary effects, {r.trajectories} trajectories, {r.levels} "
+                          f"levels, {r.evaluations} evaluations{seed}")
+    for o, name in enumerate(r.outputs):
+        t = _table(name)
+        t.add_column("input")
+        for col in ("μ*", "μ", "σ"):
+            t.add_column(col, justify="right")
+        t.add_column("range", justify="right")
+        t.add_column("μ* (relative)", justify="left", no_wrap=True)
+        mu_star = [float(v) for v in r.mu_star[o]]
+        biggest = max((v for v in mu_star if math.isfinite(v)), default=0.0)
+        for j in _ranked(mu_star, r.inputs):
+            lo, hi = r.ranges[j]
+            t.add_row(r.inputs[j], _f(_num(r.mu_star[o, j])), _f(_num(r.mu[o, j])),
+                      _f(_num(r.sigma[o, j])), f"[{_f(lo)}, {_f(hi)}]",
+                      bar(mu_star[j] / biggest) if biggest > 0 else "")
+        _print(console, t)
+    _notes(console, r.notes)
+
+
+def _render_dgsm(r, console, model) -> None:
+    seed = f", seed {r.seed}" if r.seed is not None else ""
+    _head(console, model, f"DGSM, {r.samples} samples{seed}, backend {r.backend}; "
+                          f"ST ≤ C·ν/Var")
+    for o, name in enumerate(r.outputs):
+        t = _table(f"{name}: variance {_f(_num(r.variance[o]))}")
+        t.add_column("input")
+        t.add_column("ν = E[(∂y/∂x)²]", justify="right")
+        t.add_column("ST bound", justify="right")
+        t.add_column("bound (0..1)", justify="left", no_wrap=True)
+        bounds = [float(v) for v in r.bound[o]]
+        key = bounds if any(math.isfinite(v) for v in bounds) else [float(v) for v in r.nu[o]]
+        for j in _ranked(key, r.inputs):
+            b = _num(r.bound[o, j])
+            t.add_row(r.inputs[j], _f(_num(r.nu[o, j])), _f(b), bar(b or 0.0))
+        _print(console, t)
+    _notes(console, r.notes)

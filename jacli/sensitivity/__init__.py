@@ -4,7 +4,9 @@
   at one point (:mod:`jacli.sensitivity.local`);
 * :func:`propagate` — first-order (GUM) propagation of uncertainty with correlations, the
   uncertainty budget, optional second-order terms and a Monte Carlo check
-  (:mod:`jacli.sensitivity.propagation`).
+  (:mod:`jacli.sensitivity.propagation`);
+* :func:`sobol_indices`, :func:`morris`, :func:`dgsm` — global sensitivity over the inputs'
+  distributions (:mod:`jacli.sensitivity.variance`).
 
 Every function returns a frozen dataclass with ``to_dict()``.
 """
@@ -24,11 +26,18 @@ from .propagation import coverage_factor as coverage_factor
 from .propagation import monte_carlo as monte_carlo
 from .propagation import propagate as propagate
 from .propagation import standard_uncertainties as standard_uncertainties
+from .variance import DGSMResult as DGSMResult
+from .variance import MorrisResult as MorrisResult
+from .variance import SobolResult as SobolResult
+from .variance import dgsm as dgsm
+from .variance import morris as morris
+from .variance import sobol_indices as sobol_indices
 
 #: The methods ``jacli sensitivity --method`` offers, in the order shown by ``--help``.
-METHODS = ("local", "gum")
+METHODS = ("local", "gum", "sobol", "morris", "dgsm")
 
-__all__ = ["METHODS", "BudgetEntry", "InputUncertainty", "LocalSensitivity", "MonteCarloCheck",
-           "OutputLocal", "OutputUncertainty", "Propagation", "SecondOrder", "correlation_matrix",
-           "coverage_factor", "local_sensitivity", "monte_carlo", "propagate",
+__all__ = ["METHODS", "BudgetEntry", "DGSMResult", "InputUncertainty", "LocalSensitivity",
+           "MonteCarloCheck", "MorrisResult", "OutputLocal", "OutputUncertainty", "Propagation",
+           "SecondOrder", "SobolResult", "correlation_matrix", "coverage_factor", "dgsm",
+           "local_sensitivity", "monte_carlo", "morris", "propagate", "sobol_indices",
            "standard_uncertainties"]
