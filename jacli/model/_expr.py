@@ -702,7 +702,23 @@ def diff(node: Node, name: str, memo: dict | None = None) -> Node:
         return ZERO
     if node in memo:
         return memo[node]
-    order = [n for n in topo_order([node]) if name in n.deps and n not in memo]
+    # Post-order over just the nodes that depend on ``name`` and are not differentiated yet
+    # (a full topological sort per entry was ~30% of a sparse Jacobian's derivative time).
+    order = []
+    seen = set()
+    stack = [(node, False)]
+    while stack:
+        n, expanded = stack.pop()
+        if expanded:
+            order.append(n)
+            continue
+        if n.idx in seen:
+            continue
+        seen.add(n.idx)
+        stack.append((n, True))
+        for a in n.args:
+            if a.idx not in seen and a not in memo and name in a.deps:
+                stack.append((a, False))
     for n in order:
         if n.op == "sym":
             memo[n] = ONE
