@@ -29,6 +29,9 @@ class _JacData:
     k: int
 
 
+REVERSE_ABOVE = 16   # outputs depending on more variables than this are differentiated in reverse
+
+
 def sparse_jacobian_entries(model, wrt) -> list:
     """``[(i, j, node)]`` for every structurally non-zero entry ∂f_i/∂w_j.
 
@@ -38,11 +41,19 @@ def sparse_jacobian_entries(model, wrt) -> list:
     outs = [eq.expr for eq in model.outputs]
     col = {w: j for j, w in enumerate(wrt)}
     users: dict = {}        # variable -> outputs that depend on it (O(nnz), not O(m n))
-    for i, o in enumerate(outs):
-        for s in o.deps:
-            if s in col:
-                users.setdefault(s, []).append(i)
     entries = []
+    for i, o in enumerate(outs):
+        mine = [s for s in o.deps if s in col]
+        if len(mine) > REVERSE_ABOVE:
+            # An output of many variables: one reverse sweep gives its whole gradient,
+            # where forward mode would walk the output once per variable.
+            mine.sort(key=col.get)
+            for s, d in zip(mine, _expr.gradient_reverse(o, mine)):
+                if not (d.op == "const" and d.val == 0):
+                    entries.append((i, col[s], d))
+            continue
+        for s in mine:
+            users.setdefault(s, []).append(i)
     for j, w in enumerate(wrt):
         memo: dict = {}
         for i in users.get(w, ()):

@@ -650,7 +650,9 @@ def _d_local(node: Node, dargs: list) -> Node:
     """Derivative of ``node`` given the derivatives of its arguments (forward mode)."""
     op = node.op
     if op == "add":
-        return add(*dargs)
+        # most terms of a long sum do not depend on the variable: skip their zeros
+        nz = [d for d in dargs if not (d.op == "const" and d.val == 0)]
+        return add(*nz) if nz else ZERO
     if op == "mul":
         terms = []
         for i, da in enumerate(dargs):
@@ -722,6 +724,9 @@ def diff(node: Node, name: str, memo: dict | None = None) -> Node:
     for n in order:
         if n.op == "sym":
             memo[n] = ONE
+            continue
+        if n.op == "add":
+            memo[n] = _d_local(n, [memo[a] for a in n.args if name in a.deps])
             continue
         dargs = [memo[a] if name in a.deps else ZERO for a in n.args]
         memo[n] = _d_local(n, dargs)
