@@ -1,5 +1,4 @@
 """The command line: exit codes, one-line errors, formats, batches, files, the installed script."""
-import io
 import json
 import os
 import subprocess
@@ -11,25 +10,10 @@ import pytest
 
 from jacli.cli import main
 
+from helpers import run
+
 ROOT = Path(__file__).resolve().parents[1]
 ARM = str(ROOT / "samples" / "arm.toml")
-
-
-def run(capsys, monkeypatch, *args, stdin=None):
-    """Run ``jacli ARGS``; returns (exit code, stdout, stderr)."""
-    if stdin is not None:
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return exc.value.code, out, err
-
-
-@pytest.fixture(autouse=True)
-def _cache_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("JACLI_CACHE_DIR", str(tmp_path / "cache"))
-    from jacli import _cache
-    _cache.disable(False)
 
 
 def test_nominal_table(capsys, monkeypatch):

@@ -1,37 +1,18 @@
 """``jacli hessian``: Hessians, curvature, sum of squares, hvp, symbolic and matrix-free, against
 hand-derived references."""
-import io
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from jacli.cli import main
+from helpers import run
 
 ROOT = Path(__file__).resolve().parents[1]
 ARM = str(ROOT / "samples" / "arm.toml")
 PUROMYCIN = str(ROOT / "samples" / "puromycin_residuals.toml")
 ROSENBROCK = "(1-x)^2 + 100*(y-x^2)^2"
 L2 = 0.5
-
-
-def run(capsys, monkeypatch, *args, stdin=None):
-    """Run ``jacli ARGS``; returns (exit code, stdout, stderr)."""
-    if stdin is not None:
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return exc.value.code, out, err
-
-
-@pytest.fixture(autouse=True)
-def _cache_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("JACLI_CACHE_DIR", str(tmp_path / "cache"))
-    from jacli import _cache
-    _cache.disable(False)
 
 
 def doc_of(capsys, monkeypatch, *args):

@@ -1,34 +1,15 @@
 """``jacli sensitivity``: exit codes, one-line errors, JSON keys and table rendering."""
-import io
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-from jacli.cli import main
+from helpers import run
 
 ROOT = Path(__file__).resolve().parents[1]
 ARM = str(ROOT / "samples" / "arm.toml")
 H2 = str(ROOT / "samples" / "gum_impedance.toml")
 H1 = str(ROOT / "samples" / "gum_end_gauge.toml")
-
-
-def run(capsys, monkeypatch, *args, stdin=None):
-    """Run ``jacli ARGS``; returns (exit code, stdout, stderr)."""
-    if stdin is not None:
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return exc.value.code, out, err
-
-
-@pytest.fixture(autouse=True)
-def _cache_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("JACLI_CACHE_DIR", str(tmp_path / "cache"))
-    from jacli import _cache
-    _cache.disable(False)
 
 
 def doc_of(capsys, monkeypatch, *args):
