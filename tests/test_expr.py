@@ -185,3 +185,16 @@ def test_scalar_fast_path_matches_numpy_and_falls_back_on_domain_errors():
     neg_pow = _codegen.compile_function(_codegen.generate([E.pow_(x, E.const(0.5))], ["x"]))
     with np.errstate(all="ignore"):
         assert np.isnan(np.ravel(neg_pow([np.array([-4.0])])[0])[0])    # never a complex number
+
+
+def test_very_long_sums_and_products_compile():
+    # One 5000-term sum (and product) must not hit CPython's compiler recursion limit.
+    syms = [E.symbol(f"x{i}") for i in range(5000)]
+    total = E.add(*[E.mul(E.const(i + 1), s) for i, s in enumerate(syms)])
+    prod = E.mul(*[E.add(s, E.ONE) for s in syms[:3000]])
+    names = [f"x{i}" for i in range(5000)]
+    fn = _codegen.compile_function(_codegen.generate([total, prod], names))
+    for pt in ([np.array([1e-4])] * 5000, [np.array([1e-4, 1e-4])] * 5000):   # scalar and array paths
+        v = fn(pt)
+        assert float(np.ravel(v[0])[0]) == pytest.approx(1e-4 * sum(range(1, 5001)), rel=1e-12)
+        assert float(np.ravel(v[1])[0]) == pytest.approx(1.0001 ** 3000, rel=1e-12)

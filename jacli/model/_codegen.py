@@ -25,6 +25,7 @@ _NP_NAMES = {
 }
 _SCIPY_SPECIAL = {"erf", "erfc", "gamma", "gammaln", "polygamma"}
 _INLINE_LIMIT = 120   # characters of an inlined subexpression before it gets its own temporary
+_MAX_TERMS = 100      # terms of one emitted sum or product (CPython's compiler recursion limit)
 _STMTS_PER_FUNCTION = 2000  # split very long bodies: CPython compiles huge functions slowly
 
 
@@ -97,6 +98,26 @@ def generate(targets, symbols, *, name: str = "_f") -> Generated:
             if i not in used_syms:
                 used_syms[i] = f"_s{i}"
             text[node.idx] = (used_syms[i], 100)
+            continue
+        if op in ("add", "mul") and len(node.args) > _MAX_TERMS:
+            # CPython's compiler recurses once per operator of a chain: a sum of ~3000 terms
+            # in one expression raises RecursionError.  Emit partial sums/products instead.
+            part_nodes = [node.args[i:i + _MAX_TERMS] for i in range(0, len(node.args), _MAX_TERMS)]
+            names = []
+            for chunk in part_nodes:
+                sub = E._make(op, tuple(chunk)) if len(chunk) > 1 else chunk[0]
+                if sub.idx not in text:
+                    c, _ = _node_code(sub, wrap, funcs)
+                else:
+                    c = text[sub.idx][0]
+                t = f"_t{ntemp}"
+                ntemp += 1
+                lines.append(f"{t} = {c}")
+                names.append(t)
+            t = f"_t{ntemp}"
+            ntemp += 1
+            lines.append(f"{t} = {(' + ' if op == 'add' else '*').join(names)}")
+            text[node.idx] = (t, 100)
             continue
         code, prec = _node_code(node, wrap, funcs)
         multi = uses.get(node.idx, 0) > 1
