@@ -260,17 +260,28 @@ class Symbolic(Backend):
         Gt = np.zeros((m * k, N))
         Ht = np.zeros((m * k * k, N))
         ng = len(g_idx)
+        g_rows = np.asarray(g_idx, dtype=np.intp)
+        upper = np.asarray([(i * k + j) * k + l for i, j, l in h_idx], dtype=np.intp)
+        lower = np.asarray([(i * k + l) * k + j for i, j, l in h_idx], dtype=np.intp)
         with np.errstate(all="ignore"):
             for s in range(0, N, CHUNK):
                 e = min(s + CHUNK, N)
                 vals = fn(At[:, s:e])
+                if e - s == 1 and all(isinstance(v, float) for v in vals):
+                    # one point on the scalar fast path: store every entry with one fancy index
+                    flat = np.fromiter(vals, dtype=float, count=len(vals))
+                    Vt[:, s] = flat[:m]
+                    Gt[g_rows, s] = flat[m:m + ng]
+                    Ht[upper, s] = flat[m + ng:]
+                    Ht[lower, s] = flat[m + ng:]
+                    continue
                 for i in range(m):
                     Vt[i, s:e] = vals[i]
                 for q, f in enumerate(g_idx):
                     Gt[f, s:e] = vals[m + q]
-                for q, (i, j, l) in enumerate(h_idx):
+                for q in range(len(h_idx)):
                     v = vals[m + ng + q]
-                    Ht[(i * k + j) * k + l, s:e] = v
-                    Ht[(i * k + l) * k + j, s:e] = v
+                    Ht[upper[q], s:e] = v
+                    Ht[lower[q], s:e] = v
         return Block(value=Vt.T, derivative=Ht.T.reshape(N, m, k, k), error=None, nfev=0,
                      extra={"gradient": Gt.T.reshape(N, m, k)})
