@@ -194,8 +194,8 @@ def write_all(outdir: str, sizes=BRATU_SIZES, extra_bratu=()) -> dict:
 # * ``rosensum-N.toml`` — that same ``f`` as ONE scalar output, ``f = 0.5*c1 + 0.5*c2 + ...``
 #   over ``[definitions]`` chunks of ``ROSEN_CHUNK`` pairs each (an expression string is
 #   limited to 100 kB, so one string cannot hold it beyond ~2000 pairs).
-#   ``rosensumflat-N.toml`` writes it as ``f = c1 + c2 + ...``, which jacli cannot compile
-#   beyond n ~ 3000 (see :func:`_chunked_sum`).
+#   ``rosensumflat-N.toml`` writes it as ``f = c1 + c2 + ...`` (one flattened n-term sum,
+#   which older jacli could not compile beyond n ~ 3000; see :func:`_chunked_sum`).
 # * ``denseq-N.toml`` — a scalar with a dense Hessian: ``½ xᵀQx + log(1 + xᵀx) +
 #   Σ sin(x_i) cos(x_{i+1})`` with a fixed random symmetric ``Q`` (:func:`denseq_data`); the
 #   quadratic is written out term by term (N(N+1)/2 terms) in chunks.
@@ -263,10 +263,11 @@ def _chunked_sum(name: str, terms: list, chunk: int, factor: str = "") -> tuple:
     """``([definitions lines], output text)``: ``terms`` summed in chunks ``c1, c2, ...``.
 
     The output is ``factor*c1 + factor*c2 + ...``.  With an empty ``factor`` jacli's DAG
-    flattens the chunks back into ONE sum of all the terms (``add`` is associative), and
-    its generated code then holds a single Python expression of that many terms, which
-    CPython's compiler refuses beyond ~3000 terms (RecursionError).  A constant factor in
-    front of every chunk keeps them apart (``0.5*(a + b)`` stays a product).
+    flattens the chunks back into ONE sum of all the terms (``add`` is associative); jacli
+    up to git 69b01f6 then generated a single Python expression of that many terms, which
+    CPython's compiler refuses beyond ~3000 terms (RecursionError; fixed in b129615).  A
+    constant factor in front of every chunk keeps them apart (``0.5*(a + b)`` stays a
+    product); the flat form is kept as a regression check (``rosensumflat``).
     """
     defs, parts = [], []
     for c, s in enumerate(range(0, len(terms), chunk), start=1):
