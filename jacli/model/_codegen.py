@@ -26,7 +26,6 @@ _NP_NAMES = {
 _SCIPY_SPECIAL = {"erf", "erfc", "gamma", "gammaln", "polygamma"}
 _INLINE_LIMIT = 120   # characters of an inlined subexpression before it gets its own temporary
 _MAX_TERMS = 100      # terms of one emitted sum or product (CPython's compiler recursion limit)
-_STMTS_PER_FUNCTION = 2000  # split very long bodies: CPython compiles huge functions slowly
 
 
 @dataclass(frozen=True)
@@ -85,7 +84,7 @@ def generate(targets, symbols, *, name: str = "_f") -> Generated:
         op = node.op
         if op == "const":
             s = _num(node.val)
-            text[node.idx] = (s, 100 if not s.startswith("(") else 100)
+            text[node.idx] = (s, 100)
             continue
         if op == "named":
             funcs.add(node.val)
@@ -137,14 +136,7 @@ def generate(targets, symbols, *, name: str = "_f") -> Generated:
 
 
 def _assemble(name, body, rets) -> str:
-    out = [f"def {name}(_a):"]
-    if len(body) <= _STMTS_PER_FUNCTION:
-        out += ["    " + ln for ln in body]
-    else:
-        # Long straight-line code: keep temporaries in one dict-free local scope by
-        # splitting into chained helper functions that pass their live values along.
-        # Simpler and still linear: run the body through exec'd chunks sharing a namespace.
-        out += ["    " + ln for ln in body]
+    out = [f"def {name}(_a):"] + ["    " + ln for ln in body]
     if len(rets) == 1:
         out.append(f"    return ({rets[0]},)")
     else:

@@ -762,10 +762,19 @@ def gradient_reverse(node: Node, names: list) -> list:
     ``names``; cheaper than forward mode when the node depends on many symbols.
     """
     order = topo_order([node])
-    adj: dict = {node: ONE}
+    wanted = frozenset(names)
+    # Contributions are collected per node and summed once when the node is reached
+    # (all its parents come first in reverse topological order); adding them one parent at
+    # a time re-flattened a growing sum per parent, quadratic for a shared subexpression.
+    contribs: dict = {node: [ONE]}
+    adj: dict = {}
     for n in reversed(order):
-        a = adj.get(n)
-        if a is None or _is_zero(a) or not n.args:
+        parts_in = contribs.pop(n, None)
+        if parts_in is None:
+            continue
+        a = parts_in[0] if len(parts_in) == 1 else add(*parts_in)
+        adj[n] = a
+        if _is_zero(a) or not n.args:
             continue
         if n.op == "add":
             parts = [ONE] * len(n.args)
@@ -785,11 +794,9 @@ def gradient_reverse(node: Node, names: list) -> list:
         else:
             parts = [ZERO] * len(n.args)
         for child, p in zip(n.args, parts):
-            if _is_zero(p) or not child.deps:
+            if _is_zero(p) or child.deps.isdisjoint(wanted):
                 continue
-            contrib = mul(a, p)
-            prev = adj.get(child)
-            adj[child] = contrib if prev is None else add(prev, contrib)
+            contribs.setdefault(child, []).append(mul(a, p))
     return [adj.get(symbol(s), ZERO) for s in names]
 
 
@@ -895,8 +902,3 @@ def _str_node(node: Node, cache: dict):
 def uses_functions(roots) -> frozenset:
     """Names of the functions called anywhere in ``roots``."""
     return frozenset(n.val for n in topo_order(roots) if n.op == "call")
-
-
-def map_nodes(roots, fn: Callable[[Node], object]) -> dict:
-    """Apply ``fn`` to every node (children first); returns {node: result}."""
-    return {n: fn(n) for n in topo_order(roots)}
