@@ -267,3 +267,47 @@ def test_no_progress_bar_when_not_a_terminal(capsys, monkeypatch, tmp_path):
     code, _, err = run(capsys, monkeypatch, "sensitivity", ishigami(tmp_path), "-m", "sobol",
                        "--samples", "64", "-f", "json")
     assert code == 0 and err == ""
+
+
+def test_progress_bar_counts_real_evaluations(capsys, monkeypatch, tmp_path):
+    """On a terminal, the bar advances with the evaluations actually done and ends at the total."""
+    import sys
+
+    from jacli.cli import sensitivity_cmd
+
+    calls = []
+    real = sensitivity_cmd._live_progress
+
+    def spy(label, total):
+        cm = real(label, total)
+
+        class Wrapped:
+            def __enter__(self):
+                fn = cm.__enter__()
+
+                def update(done, tot):
+                    calls.append((done, tot))
+                    fn(done, tot)
+                return update
+
+            def __exit__(self, *exc):
+                return cm.__exit__(*exc)
+        return Wrapped()
+
+    monkeypatch.setattr(sensitivity_cmd, "PROGRESS_EVALUATIONS", 1)
+    monkeypatch.setattr(sensitivity_cmd, "_live_progress", spy)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    from jacli.sensitivity import variance
+    monkeypatch.setattr(variance, "EVAL_ROWS", 256)    # several blocks
+    for method, extra, total in (("sobol", ["--samples", "128"], 128 * 5),
+                                 ("morris", ["--trajectories", "100"], 100 * 4),
+                                 ("dgsm", ["--samples", "64"], 64)):
+        calls.clear()
+        code, out, _ = run(capsys, monkeypatch, "sensitivity", ishigami(tmp_path), "-m", method,
+                           *extra, "-f", "json")
+        assert code == 0, method
+        assert calls and calls[-1] == (total, total), (method, calls)
+        done = [c[0] for c in calls]
+        assert done == sorted(done) and len(set(done)) == len(done), (method, calls)
+        if method != "dgsm":
+            assert len(calls) > 1, (method, calls)

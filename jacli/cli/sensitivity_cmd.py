@@ -153,9 +153,10 @@ def _sobol(model, point, *, samples, seed, second_order, confidence, **_):
     n = samples or 1024
     k = len(model.input_names)
     evaluations = n * ((2 * k + 2) if second_order else (k + 2))
-    with _progress(f"Sobol' indices: {evaluations} evaluations", evaluations):
+    with _progress("Sobol' indices (evaluations)", evaluations) as progress:
         return sobol_indices(model, samples=n, seed=seed, second_order=second_order,
-                             confidence=0.95 if confidence is None else confidence)
+                             confidence=0.95 if confidence is None else confidence,
+                             progress=progress)
 
 
 def _morris(model, point, *, trajectories, levels, seed, **_):
@@ -163,8 +164,8 @@ def _morris(model, point, *, trajectories, levels, seed, **_):
 
     r = trajectories or 20
     evaluations = r * (len(model.input_names) + 1)
-    with _progress(f"Morris: {evaluations} evaluations", evaluations):
-        return morris(model, trajectories=r, levels=levels or 4, seed=seed)
+    with _progress("Morris (evaluations)", evaluations) as progress:
+        return morris(model, trajectories=r, levels=levels or 4, seed=seed, progress=progress)
 
 
 def _dgsm(model, point, *, samples, seed, backend, **_):
@@ -172,32 +173,40 @@ def _dgsm(model, point, *, samples, seed, backend, **_):
 
     n = samples or 1024
     kw = {"backend": backend} if backend else {}
-    with _progress(f"DGSM: {n} Jacobians", n * len(model.input_names)):
-        return dgsm(model, samples=n, seed=seed, **kw)
+    with _progress("DGSM (Jacobians)", n, cost=n * len(model.input_names)) as progress:
+        return dgsm(model, samples=n, seed=seed, progress=progress, **kw)
 
 
-def _progress(label, evaluations):
-    """An indeterminate progress bar on stderr for long runs, only when stderr is a terminal."""
+def _progress(label, total, *, cost=None):
+    """A progress bar on stderr for long runs, only when stderr is a terminal.
+
+    Yields the ``progress(done, total)`` callback the library functions take, or None.
+    """
     import contextlib
     import sys
 
-    if evaluations < PROGRESS_EVALUATIONS or not sys.stderr.isatty():
-        return contextlib.nullcontext()
-    return _live_progress(label)
+    if (cost or total) < PROGRESS_EVALUATIONS or not sys.stderr.isatty():
+        return contextlib.nullcontext(None)
+    return _live_progress(label, total)
 
 
-def _live_progress(label):
+def _live_progress(label, total):
     import contextlib
 
     @contextlib.contextmanager
     def cm():
         from rich.console import Console
-        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
 
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                      TimeElapsedColumn(), console=Console(stderr=True), transient=True) as p:
-            p.add_task(label, total=None)
-            yield
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), TimeRemainingColumn(),
+                      console=Console(stderr=True), transient=True) as p:
+            task = p.add_task(label, total=total)
+
+            def update(done, _total, _p=p, _t=task):
+                _p.update(_t, completed=done, total=_total)
+            yield update
     return cm()
 
 

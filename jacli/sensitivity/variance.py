@@ -228,6 +228,22 @@ def _evaluator(model):
     return lambda X: fn(_full_args(model, X))
 
 
+def _blocks(f, X, progress):
+    """``f(X)`` in blocks of :data:`EVAL_ROWS` points, reporting progress after each."""
+    import numpy as np
+
+    if progress is None or len(X) <= EVAL_ROWS:
+        Y = f(X)
+        if progress is not None:
+            progress(len(X), len(X))
+        return Y
+    parts = []
+    for s in range(0, len(X), EVAL_ROWS):
+        parts.append(f(X[s:s + EVAL_ROWS]))
+        progress(min(len(X), s + EVAL_ROWS), len(X))
+    return np.concatenate(parts)
+
+
 def _check_finite(model, X, Y):
     import numpy as np
 
@@ -366,7 +382,8 @@ def _estimates(M, k, m, second_order):
 
 def sobol_indices(model, *, samples: int = 1024, seed: Optional[int] = None,
                   second_order: bool = False, outputs=None, confidence: float = 0.95,
-                  bootstrap: int = 200, chunk: Optional[int] = None) -> SobolResult:
+                  bootstrap: int = 200, chunk: Optional[int] = None,
+                  progress: Optional[Callable[[int, int], None]] = None) -> SobolResult:
     r"""First-order and total Sobol' indices of every output, with bootstrap confidence intervals.
 
     Parameters
@@ -389,6 +406,8 @@ def sobol_indices(model, *, samples: int = 1024, seed: Optional[int] = None,
     chunk : int, optional
         Base rows per model call; the call evaluates chunk·(k+2) points.  Default keeps
         one call near 65 536 points.
+    progress : callable ``(done, total)``, optional
+        Called after every model call with the evaluations done so far and in all.
 
     Returns
     -------
@@ -469,6 +488,8 @@ def sobol_indices(model, *, samples: int = 1024, seed: Optional[int] = None,
         X = np.concatenate(blocks)
         Y = f(X)
         _check_finite(model, X, Y)
+        if progress is not None:
+            progress((s + n) * groups, N * groups)
         Y = Y.reshape(groups, n, m)
         fA[s:s + n], fB[s:s + n] = Y[0], Y[1]
         fAB[s:s + n] = Y[2:k + 2].transpose(1, 0, 2)
@@ -572,7 +593,7 @@ class MorrisResult:
 
 
 def morris(model, *, trajectories: int = 20, levels: int = 4, seed: Optional[int] = None,
-           outputs=None) -> MorrisResult:
+           outputs=None, progress: Optional[Callable[[int, int], None]] = None) -> MorrisResult:
     r"""Morris elementary effects: μ, μ* and σ of every input for every output.
 
     Parameters
@@ -584,6 +605,8 @@ def morris(model, *, trajectories: int = 20, levels: int = 4, seed: Optional[int
         p, an even number of grid levels per input (Δ = p / (2(p-1))).
     seed : int, optional
     outputs : sequence of str, optional
+    progress : callable ``(done, total)``, optional
+        Called after every block of model evaluations.
 
     Notes
     -----
@@ -623,7 +646,7 @@ def morris(model, *, trajectories: int = 20, levels: int = 4, seed: Optional[int
     lo = np.array([mg.range[0] for mg in margs])
     hi = np.array([mg.range[1] for mg in margs])
     X = lo + (hi - lo) * P.reshape(-1, k)
-    Y = _evaluator(model)(X)
+    Y = _blocks(_evaluator(model), X, progress)
     _check_finite(model, X, Y)
     Y = Y.reshape(r, k + 1, m)
     dY = np.diff(Y, axis=1)                                         # (r, k, m), step t
@@ -690,7 +713,7 @@ class DGSMResult:
 
 
 def dgsm(model, *, samples: int = 1024, seed: Optional[int] = None, outputs=None,
-         backend: str = "sympy") -> DGSMResult:
+         backend: str = "sympy", progress: Optional[Callable[[int, int], None]] = None) -> DGSMResult:
     r"""DGSM ν_i = E[(∂f/∂x_i)²] from exact Jacobians over a scrambled Sobol' sample, with ST bounds.
 
     Parameters
@@ -702,6 +725,8 @@ def dgsm(model, *, samples: int = 1024, seed: Optional[int] = None, outputs=None
     outputs : sequence of str, optional
     backend : str
         Jacobian backend; the default ``"sympy"`` is exact.
+    progress : callable ``(done, total)``, optional
+        Called after every block of Jacobians (points done so far, in all).
 
     Notes
     -----
@@ -719,7 +744,23 @@ def dgsm(model, *, samples: int = 1024, seed: Optional[int] = None, outputs=None
     model = _validate(model, outputs, seed)
     margs = marginals(model)
     X = sample_inputs(model, samples, seed=seed)
-    res = jacobian(model, X, backend=backend)
+    if progress is None:
+        res = jacobian(model, X, backend=backend)
+    else:
+        from dataclasses import replace as _replace
+
+        from .._ops import prepare
+        model, be, prep = prepare(model, "jacobian", backend=backend)
+        parts = []
+        block = 8192    # Jacobians per progress step
+        for s in range(0, samples, block):
+            parts.append(jacobian(model, X[s:s + block], prep=(be, prep)))
+            progress(min(samples, s + block), samples)
+        res = parts[0] if len(parts) == 1 else _replace(
+            parts[0], at=X, value=np.concatenate([r.value for r in parts]),
+            derivative=np.concatenate([r.derivative for r in parts]),
+            status=np.concatenate([np.asarray(r.status) for r in parts]),
+            messages=sum((tuple(r.messages) for r in parts), ()))
     bad = np.asarray(res.status) != int(Status.OK)
     if bad.any():
         i = int(np.argmax(bad))
