@@ -286,8 +286,27 @@ def _scale(k, rest: Node) -> Node:
     return _make("mul", (const(k), rest))
 
 
+_PLAIN = frozenset({"sym", "call", "add", "named", "cmp", "logic"})
+
+
 def mul(*args: Node) -> Node:
     """Product with constants folded and powers of equal bases collected (``x*x -> x**2``)."""
+    if len(args) == 2:
+        # Fast paths for the products derivatives make most (adjoint × local partial):
+        # the same results the general path gives, without its bookkeeping.
+        a, b = args
+        if a.op != "const":
+            a, b = b, a
+        if a.op == "const":
+            if b.op == "const":
+                r = _mul_numbers(a.val, b.val)
+                return ZERO if r == 0 else const(r)
+            if a.val == 1:
+                return b
+            if a.val == 0:
+                return ZERO
+            if b.op in _PLAIN:
+                return _make("mul", (a, b))
     c = 1
     powers: dict = {}
     others = []
@@ -313,7 +332,7 @@ def mul(*args: Node) -> Node:
     for b, e in powers.items():
         if e == 0:
             continue
-        factors.append(pow_(b, const(e)))
+        factors.append(b if e == 1 and not isinstance(e, float) else pow_(b, const(e)))
     factors.extend(others)
     # pow_ may have folded to constants or products; flatten once more
     final = []
