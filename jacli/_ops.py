@@ -68,9 +68,31 @@ def prepare(model, op="jacobian", *, wrt=None, backend="auto", params=None):
     from .backends import get_backend
 
     model = _as_model(model, params)
+    if backend == "auto" and getattr(model, "function", None) is not None:
+        return model, *_prepare_auto_python(model, op, wrt)
     be = get_backend(backend, model)
     prep = be.prepare(model, op, wrt)
     return model, be, prep
+
+
+def _prepare_auto_python(model, op, wrt):
+    """``auto`` on a Python model: the first of jax, torch (where usable) and fd that prepares.
+
+    An AD backend refuses code it cannot run (``math.sin`` on a traced array) with a
+    CapabilityError at prepare time; fd runs any code that evaluates.
+    """
+    from .backends import get_backend
+    from .backends._registry import python_auto_candidates
+    from .errors import CapabilityError
+
+    for name in python_auto_candidates():
+        be = get_backend(name, model)
+        try:
+            return be, be.prepare(model, op, wrt)
+        except CapabilityError:
+            if name == "fd":
+                raise
+    raise AssertionError("unreachable: fd is always a candidate")  # pragma: no cover
 
 
 def jacobian(model, at=None, *, wrt=None, backend="auto", params=None, throw: bool = False,
@@ -413,7 +435,11 @@ def _evaluate(model, be, p, X, W=None) -> Result:
     D = np.asarray(block.derivative, dtype=float)
     err = None if block.error is None else np.asarray(block.error, dtype=float)
     status, messages = point_status(model, p, A, value, D, err)
-    failed = status == Status.DOMAIN_ERROR
+    if getattr(model, "function", None) is not None and op == "jacobian":
+        shapes = array_shapes(model, p.wrt)
+        if shapes is not None:
+            block.extra = {**block.extra, "shapes": shapes}
+    failed = (status == Status.DOMAIN_ERROR) | (status == Status.USER_ERROR)
     extra = dict(block.extra)
     if W is not None:
         extra["vector"] = W
@@ -433,6 +459,34 @@ def _evaluate(model, be, p, X, W=None) -> Result:
                   wrt=p.wrt, outputs=p.outputs, at=X, value=value, derivative=D, error=err,
                   status=status, messages=messages, nfev=block.nfev, params=model.param_values,
                   structure=be.structure(p) if op == "jacobian" else None, extra=extra)
+
+
+def array_shapes(model, wrt) -> Optional[dict]:
+    """Shapes of a Python model's array-valued inputs and outputs, for reshaping a Jacobian.
+
+    None when every input, parameter and output is a scalar.  Otherwise
+    ``{"inputs": {name: shape}, "outputs": {name: shape}, "columns": {name: [j, ...]},
+    "rows": {name: [i, ...]}}``: the wrt columns and output rows of each named array, in
+    C order (an input only when ``wrt`` holds all its elements, in order).
+    """
+    pf = model.function
+    if pf is None or not pf.has_arrays:
+        return None
+    from .model._python import _element_names
+
+    col = {w: j for j, w in enumerate(wrt)}
+    inputs, columns = {}, {}
+    for name, shape in list(pf.input_shapes.items()) + list(pf.param_shapes.items()):
+        elems = _element_names(name, shape)
+        if all(e in col for e in elems):
+            inputs[name], columns[name] = list(shape), [col[e] for e in elems]
+    row = {o: i for i, o in enumerate(model.output_names)}
+    outputs, rows = {}, {}
+    for name, shape in pf.output_shapes.items():
+        elems = _element_names(name, shape)
+        if all(e in row for e in elems):
+            outputs[name], rows[name] = list(shape), [row[e] for e in elems]
+    return {"inputs": inputs, "outputs": outputs, "columns": columns, "rows": rows}
 
 
 def _sumsq(res: Result) -> Result:
@@ -474,11 +528,22 @@ def point_status(model, p, A, value, D, err=None):
     dflat = D.reshape(N, -1)
     dbad = ~np.isfinite(dflat).all(axis=1)
     diagnosed = 0
+    python = getattr(model, "function", None) is not None
     for i in np.flatnonzero(vbad | dbad):
         if vbad[i]:
             status[i] = Status.DOMAIN_ERROR
             outs = [p.outputs[j] for j in np.flatnonzero(~np.isfinite(value[i]))]
             detail = None
+            if python:
+                # Always re-run a failed point: whether the user's code raised decides the status.
+                raised = model.function.explain(A[i])
+                if raised is not None:
+                    status[i] = Status.USER_ERROR
+                    messages[i] = raised
+                    continue
+                messages[i] = (f"output {', '.join(map(repr, outs[:3]))}{' ...' if len(outs) > 3 else ''} "
+                               "is not finite (NaN or infinity from the model's code)")
+                continue
             if diagnosed < _DIAGNOSE_PER_BATCH:
                 diagnosed += 1
                 detail = diagnose(model, A[i], [model.output_names.index(o) for o in outs[:1]])
@@ -530,10 +595,17 @@ def point_status(model, p, A, value, D, err=None):
 
 def diagnose(model, a_row, output_indices) -> Optional[str]:
     """Trace a non-finite output to the first function that failed, e.g.
-    ``log(x - 2) with argument -1`` — interpreting the DAG at one point."""
+    ``log(x - 2) with argument -1`` — interpreting the DAG at one point.
+
+    For a Python-function model: the exception its code raises at this point, as
+    ``model.py:12 in f: ValueError: math domain error`` (None if it raises none).
+    """
     import numpy as np
 
     from .model import _codegen, _expr
+
+    if getattr(model, "function", None) is not None:
+        return model.function.explain(a_row)
 
     roots = [model.outputs[i].expr for i in output_indices] or [eq.expr for eq in model.outputs]
     names = tuple(model.input_names) + tuple(model.parameter_names)

@@ -19,6 +19,7 @@ class Status(enum.IntEnum):
     DOMAIN_ERROR = 2    # a function was evaluated outside its domain (log(-1), 1/0, sqrt(-2))
     NOT_CONVERGED = 3   # an iterative method (e.g. Richardson extrapolation) did not reach its tolerance
     BAD_INPUT = 4       # the point itself is invalid (missing value, not a number)
+    USER_ERROR = 5      # a Python-function model raised an exception at this point
 
     @property
     def label(self) -> str:

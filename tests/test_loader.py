@@ -298,7 +298,8 @@ def test_file_errors(tmp_path):
         load_model(empty)
     py = tmp_path / "model.py"
     py.write_text("x = 1\n")
-    with pytest.raises(ModelError, match=r"model\.py: expected a TOML model file \(\.toml\)"):
+    # a .py file is a Python-function model (tests/test_python_models.py); this one has no function
+    with pytest.raises(ModelError, match=r"model\.py: which function\? .* it defines no functions$"):
         load_model(py)
     with pytest.raises(UsageError, match=r"model source must be a path or '-', got int"):
         load_model(3)

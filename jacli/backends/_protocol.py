@@ -302,6 +302,9 @@ def make_prep(backend: Backend, model, op: str, wrt=None, data=None) -> Prep:
     """
     if op not in OPERATIONS:
         raise UsageError(f"unknown operation {op!r}")
+    if getattr(model, "function", None) is not None and not backend.capabilities.python_models:
+        raise CapabilityError(f"backend '{backend.name}' does not run Python-function models "
+                              f"({model.function.label}); use --backend fd, complex or sympy")
     symbols = tuple(model.input_names) + tuple(model.parameter_names)
     if wrt is None:
         wrt = tuple(model.input_names)

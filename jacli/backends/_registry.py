@@ -75,7 +75,9 @@ def parse_spec(spec: str) -> tuple:
 def get_backend(spec="auto", model=None):
     """A backend instance from a spec string, a class or an instance.
 
-    ``auto`` picks ``sympy`` for expression models.
+    ``auto`` picks ``sympy`` for expression models; for a Python-function model, ``jax``
+    (then ``torch``) when registered and available — exact, and without tracing limits —
+    else ``fd``, which runs any code that evaluates.
     """
     from ._protocol import Backend
 
@@ -87,12 +89,33 @@ def get_backend(spec="auto", model=None):
     if name == "auto":
         if opts:
             raise UsageError("--backend auto takes no options")
-        name = "sympy"
+        name = _auto_python() if getattr(model, "function", None) is not None else "sympy"
     cls = backend_class(name)
     ok, why = cls.available()
     if not ok:
         raise BackendUnavailable(f"backend '{name}' is not available: {why}")
     return cls(**opts)
+
+
+def python_auto_candidates() -> list:
+    """Backends ``auto`` tries for a Python-function model, in order: the registered and
+    available AD backends (``jax``, ``torch``), then ``fd``."""
+    eps = _entry_points()
+    out = []
+    for name in ("jax", "torch"):
+        if name in eps:
+            try:
+                ok, _ = backend_class(name).available()
+            except BackendUnavailable:
+                continue
+            if ok:
+                out.append(name)
+    return out + ["fd"]
+
+
+def _auto_python() -> str:
+    """The ``auto`` backend of a Python-function model: an AD backend if one is usable, else fd."""
+    return python_auto_candidates()[0]
 
 
 def backend_info() -> list:

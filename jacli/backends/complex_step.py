@@ -6,6 +6,12 @@ Martins, Sturdza & Alonso 2003).  It needs ``f`` to be complex-analytic: models 
 ``abs``, ``min``, ``max``, ``sign``, ``floor``, ``ceil``, ``heaviside`` or ``where`` are
 refused.  Values come from a real evaluation so domain errors (log of a negative number,
 which complex arithmetic would silently accept) are still reported.
+
+Python-function models run on complex arrays.  Code that rejects complex numbers
+(``math.sin``, ``float(x)``, storing into a float array) is refused with a
+CapabilityError; code that is not analytic (``abs``, comparisons, ``max``) cannot be
+detected and gives wrong derivatives — the documentation says so, and ``fd`` or an AD
+backend is the safe choice for such code.
 """
 from __future__ import annotations
 
@@ -18,7 +24,7 @@ class ComplexStep(Backend):
     name = "complex"
     description = "complex step: derivative accurate to ~1e-15 relative; analytic models only"
     capabilities = Capabilities(forward=True, requires_analytic=True, error_estimate=True,
-                                second_order=True)
+                                second_order=True, python_models=True)
     options = (Option("h", float, 1e-100, "imaginary step"),)
 
     def validate_options(self) -> None:
@@ -40,9 +46,16 @@ class ComplexStep(Backend):
         prep = make_prep(self, model, op, wrt)
         from .finite_diff import typical_scales
 
-        return Prep(**{**prep.__dict__, "data": (model_function(model),
-                                                 model_function(model, complex_mode=True),
-                                                 typical_scales(model))})
+        Fc = model_function(model, complex_mode=True)
+        if model.function is not None:
+            # Code cannot be inspected for analyticity: one complex evaluation at the nominal
+            # point catches math.*, float() and discarded imaginary parts (CapabilityError).
+            import numpy as np
+
+            a0 = np.array([list(model.nominal) + [q.value for q in model.parameters]], dtype=complex)
+            a0[0, list(prep.wrt_idx)] += 1j * self.options_dict["h"]
+            Fc(a0)
+        return Prep(**{**prep.__dict__, "data": (model_function(model), Fc, typical_scales(model))})
 
     def jvp(self, prep: Prep, A, V) -> Block:
         import numpy as np

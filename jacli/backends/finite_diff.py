@@ -28,7 +28,7 @@ class FiniteDiff(Backend):
     name = "fd"
     description = ("finite differences: central, Richardson-extrapolated, relative steps, "
                    "per-entry error estimate; works on any model that evaluates")
-    capabilities = Capabilities(error_estimate=True, forward=True, second_order=True)
+    capabilities = Capabilities(error_estimate=True, forward=True, second_order=True, python_models=True)
     options = (
         Option("order", int, 2, "order of the central difference formula", choices=(2, 4, 6, 8)),
         Option("rel_step", float, 0.0, "base relative step (0 = automatic)"),

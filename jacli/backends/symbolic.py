@@ -6,6 +6,11 @@ sparse Jacobian costs time proportional to its non-zeros.  Common subexpressions
 by construction (interned DAG) and computed once in the generated code.  SymPy itself is
 used only for symbolic output (simplification, LaTeX) — see :mod:`jacli.model._sympy`.
 The backend keeps the name ``sympy`` because SymPy is the exact reference it prints through.
+
+Python-function models are traced: the function runs once on symbolic values
+(:func:`jacli.model._python.trace`) and the resulting expressions are differentiated as
+above; code that branches on an input or calls ``math.*`` cannot be traced, and the
+backend says so and names the numeric backends to use instead.
 """
 from __future__ import annotations
 
@@ -64,8 +69,22 @@ def sparse_jacobian_entries(model, wrt) -> list:
     return entries
 
 
+def expression_model(model):
+    """The model as expressions: itself, or a Python-function model traced into jacli's graph.
+
+    Raises :class:`~jacli.errors.CapabilityError` (naming the line and the backends to use
+    instead) when the Python code cannot be traced.
+    """
+    if model.function is None:
+        return model
+    from ..model._python import traced_model
+
+    return traced_model(model)
+
+
 def symbolic_jacobian(model, wrt=None) -> list:
     """The exact Jacobian as an m×k list of lists of expression nodes (zeros included)."""
+    model = expression_model(model)
     wrt = tuple(wrt) if wrt is not None else tuple(model.input_names)
     J = [[_expr.ZERO] * len(wrt) for _ in model.outputs]
     for i, j, d in sparse_jacobian_entries(model, wrt):
@@ -79,11 +98,14 @@ class Symbolic(Backend):
     name = "sympy"
     description = "exact: symbolic derivatives (jacli DAG, SymPy printing), generated NumPy code"
     capabilities = Capabilities(exact=True, forward=True, reverse=True, second_order=True,
-                                sparse=True, symbolic_output=True)
+                                sparse=True, symbolic_output=True, python_models=True)
     options = ()
 
     def prepare(self, model, op, wrt=None) -> Prep:
         prep = make_prep(self, model, op, wrt)
+        # A Python-function model is traced into expressions once (cached on the model);
+        # the Prep keeps the Python model's fingerprint, so it is checked against it.
+        model = expression_model(model)
         if op == "jacobian":
             data = self._prepare_jacobian(model, prep)
         elif op == "hessian":

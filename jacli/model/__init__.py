@@ -3,7 +3,18 @@ from ._model import Equation, Model, Position, Quantity
 
 
 def load_model(source, **kwargs):
-    """Load a model file (TOML) or ``-`` for stdin; see :func:`jacli.model._loader.load_model`."""
+    """Load a model: a TOML file, ``-`` for stdin, or a Python function ``model.py:f``.
+
+    TOML: see :func:`jacli.model._loader.load_model`.  ``model.py`` / ``model.py:f`` runs
+    that file's code (it is the user's own) and wraps the function; see
+    :func:`jacli.model._python.load_python_model` (``inputs`` may then be a count).
+    """
+    from ._python import is_python_spec
+
+    if is_python_spec(source):
+        from ._python import load_python_model
+
+        return load_python_model(source, **kwargs)
     from ._loader import load_model as _load
 
     return _load(source, **kwargs)

@@ -47,6 +47,10 @@ class Model:
     are constants (overridable); ``definitions`` are intermediates in dependency order;
     ``outputs`` are in Jacobian-row order, and their ``expr`` has every definition
     substituted (as a DAG, so shared definitions stay shared).
+
+    A *Python-function model* (``model.py:f``, see :mod:`jacli.model._python`) has a
+    ``function`` (a :class:`~jacli.model._python.PythonFunction`), outputs whose ``expr`` is
+    None and no definitions; :attr:`kind` tells the two apart.
     """
 
     name: str
@@ -58,6 +62,12 @@ class Model:
     source: Optional[str] = None          # file name, "<expr>", "<stdin>"
     correlations: dict = field(default_factory=dict)   # {(a, b): r}, used by later commands
     extra: dict = field(default_factory=dict)
+    function: Optional[Any] = None         # PythonFunction of a Python-function model
+
+    @property
+    def kind(self) -> str:
+        """``"python"`` for a Python-function model, ``"expressions"`` otherwise."""
+        return "python" if self.function is not None else "expressions"
 
     @property
     def input_names(self) -> tuple:
@@ -86,6 +96,9 @@ class Model:
         fp = self.__dict__.get("_fingerprint")
         if fp is None:
             h = hashlib.sha256()
+            if self.function is not None:
+                # the file's content, the function and the names and shapes it is called with
+                h.update(repr(("python", self.function.digest)).encode())
             for part in (("inputs",) + self.input_names, ("parameters",) + self.parameter_names):
                 h.update(repr(part).encode())
             for eq in self.definitions + self.outputs:
@@ -114,7 +127,11 @@ class Model:
             raise UsageError("an output is named twice")
         if names == list(by_name):
             return self
-        return replace(self, outputs=tuple(by_name[n] for n in names), extra={})
+        function = self.function
+        if function is not None:
+            index = {e.name: i for i, e in enumerate(self.outputs)}
+            function = function.select([index[n] for n in names])
+        return replace(self, outputs=tuple(by_name[n] for n in names), extra={}, function=function)
 
     def with_params(self, overrides: dict) -> "Model":
         """A copy with parameter values replaced; unknown names raise UsageError."""

@@ -18,10 +18,20 @@ def function_source(model) -> _codegen.Generated:
 def model_function(model, *, complex_mode: bool = False):
     """``F(A) -> Y``: A has shape (N, len(symbols)), Y shape (N, m), real or complex.
 
-    Evaluation is chunked over points; the generated code is built once per model.
+    Evaluation is chunked over points; the generated code is built once per model.  A
+    Python-function model is evaluated point by point through its function
+    (:meth:`~jacli.model._python.PythonFunction.numpy_batch`): a point where it raises
+    gets NaN values.
     """
     key = "_jacli_fn_complex" if complex_mode else "_jacli_fn_real"
     fn = model.extra.get(key)
+    if fn is None and model.function is not None:
+        pf = model.function
+
+        def fn(A, _pf=pf, _complex=complex_mode):
+            return _pf.numpy_batch(A, complex_mode=_complex)
+
+        model.extra[key] = fn
     if fn is None:
         gen = model.extra.get("_jacli_gen")
         if gen is None:
@@ -56,7 +66,13 @@ def evaluate_rows(raw, A, width, chunk: int = CHUNK):
 
 
 def non_analytic_functions(model) -> list:
-    """Functions in the model that have no complex-analytic extension (abs, min, where, ...)."""
+    """Functions in the model that have no complex-analytic extension (abs, min, where, ...).
+
+    Empty for a Python-function model: its code cannot be inspected (the complex-step
+    backend probes it instead, and the documentation says what it must avoid).
+    """
+    if model.function is not None:
+        return []
     used = _expr.uses_functions([eq.expr for eq in model.outputs])
     if any(n.op in ("cmp", "logic") for n in _expr.topo_order([eq.expr for eq in model.outputs])):
         used = used | {"where"}
