@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 __all__ = [
     "__version__", "load_model", "model_from_expressions", "Model", "jacobian", "jacobian_stream",
     "jvp", "vjp", "hessian", "hvp", "stream", "hvp_function",
-    "prepare", "symbolic_jacobian", "get_backend", "backend_names", "Result", "Status",
+    "prepare", "symbolic_jacobian", "get_backend", "backend_names", "Result", "Status", "compose",
 ]
 
 _LAZY = {
@@ -36,6 +36,7 @@ _LAZY = {
     "backend_names": ("jacli.backends", "backend_names"),
     "Result": ("jacli.results", "Result"),
     "Status": ("jacli.results", "Status"),
+    "compose": ("jacli.compose", "_module"),   # callable module: compose([...]), compose.jacobian(...)
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from ..errors import ExitCode, UsageError
-from ._options import (at_assignments, backend_option, load, model_options, output_options,
+from ._options import (at_assignments, backend_option, load_models, models_options, output_options,
                        points_options, split_names)
 
 EXAMPLES = """\b
@@ -16,31 +16,51 @@ Examples:
   jacli jacobian samples/lorenz.toml --points points.csv --format jsonl -o out.jsonl
   jacli jacobian samples/neural_layer.toml --wrt W11,W12,b1 --backend fd:order=4
   jacli jacobian samples/lorenz.toml --sparsity
+  jacli jacobian samples/two_layer_net/layer1.toml samples/two_layer_net/layer2.toml --per-stage
 """
 
 
 @click.command(epilog=EXAMPLES)
-@model_options
+@models_options
 @points_options
 @click.option("--wrt", metavar="NAMES", help="Differentiate with respect to these inputs and/or "
               "parameters (comma-separated; the Jacobian's columns follow this order).")
 @backend_option
 @click.option("--symbolic", is_flag=True, help="The exact Jacobian as expressions (table, json, latex).")
 @click.option("--sparsity", is_flag=True, help="Show the structural pattern (which outputs depend on which inputs).")
+@click.option("--per-stage", is_flag=True, help="For a chain of models: also each stage's Jacobian "
+              "with its shape (table, json, jsonl).")
 @output_options
-def jacobian(model_path, expr, inputs, params, at, points, batch_size, wrt, backend, symbolic,
-             sparsity, output, fmt, no_cache):
+def jacobian(model_paths, expr, inputs, params, outputs, at, points, batch_size, wrt, backend,
+             symbolic, sparsity, per_stage, output, fmt, no_cache):
     """The Jacobian of MODEL's outputs with respect to its inputs.
 
     At the nominal point, at --at, or at every point of --points. MODEL is a TOML
     model file or '-' for stdin; -e gives an inline model instead.
+
+    Several MODELs form a chain: each model's outputs feed the later models' inputs of
+    the same name, and the Jacobian is the product of the stages' Jacobians (chain rule,
+    multiplied in the cheapest order); see docs/composition.md.
     """
     from .. import _cache
+    from ..compose import Composite
 
     if no_cache:
         _cache.disable()
-    model = load(model_path, expr, inputs, params)
+    model = load_models(model_paths, expr, inputs, params, outputs)
     wrt_names = split_names(wrt)
+    chain = isinstance(model, Composite)
+    if per_stage and not chain:
+        raise UsageError("--per-stage applies to a chain: give two or more MODEL files")
+    if chain and symbolic:
+        from ..compose import to_model
+
+        model = to_model(model)      # the chain written as one expression model
+    elif chain:
+        if at and points:
+            raise UsageError("give either --at or --points, not both")
+        return _chain(model, wrt_names, backend, fmt, output, sparsity, per_stage, at, points,
+                      batch_size)
     if symbolic:
         if at or points:
             raise UsageError("--symbolic gives expressions, not values: drop --at/--points")
@@ -83,6 +103,61 @@ def _numeric(model, wrt, backend, fmt, output, sparsity, at, points, batch_size)
                              "(see their status and message in the output); the others were written\n")
         return int(ExitCode.POINTS_FAILED)
     return 0
+
+
+def _chain(comp, wrt, backend, fmt, output, sparsity, per_stage, at, points, batch_size):
+    """A chain of models: the Jacobian by the chain rule (jacli.compose)."""
+    from dataclasses import replace
+
+    from .. import compose
+    from .._io import read_points
+    from ._options import write_results
+
+    if per_stage and fmt not in ("table", "json", "jsonl"):
+        raise UsageError(f"--per-stage supports --format table, json or jsonl, not {fmt}")
+    plan = compose.prepare(comp, "jacobian", wrt=wrt, backend=backend)
+    if points is not None:
+        reader = read_points(points, comp.input_names, comp.nominal)
+        results = compose.stream("jacobian", comp, ((row.values, row.error) for row in reader),
+                                 batch_size=batch_size, prep=plan)
+    else:
+        results = [compose.jacobian(comp, at_assignments(at) if at else None, prep=plan)]
+    if per_stage and fmt == "table":
+        return _stage_table(results, output, comp, points is None, sparsity)
+    if not per_stage:
+        results = (replace(r, extra={k: v for k, v in r.extra.items() if k != "stages"})
+                   for r in results)
+    return write_results(results, fmt=fmt, output=output, model=comp, single=points is None,
+                         sparsity=sparsity)
+
+
+def _stage_table(results, output, comp, single, sparsity):
+    """``--per-stage`` tables: as write_results, with the stages drawn under each point."""
+    import sys
+
+    from rich.console import Console
+
+    from .._io import atomic_open
+    from ..render.stages import StageTableWriter
+
+    failed, first = 0, None
+    with atomic_open(output) as fp:
+        writer = StageTableWriter(Console(file=fp), model=comp.name, single=single, sparsity=sparsity)
+        for res in results:
+            bad = res.status != 0
+            if first is None and bad.any():
+                first = res.messages[int(bad.argmax())]
+            failed += int(bad.sum())
+            writer.write(res)
+        writer.close()
+    if not failed:
+        return 0
+    if single:
+        sys.stderr.write(f"jacli: error: {first or 'the point failed'}\n")
+    else:
+        sys.stderr.write(f"jacli: error: {failed} point{'s' if failed > 1 else ''} failed "
+                         "(see their status and message in the output); the others were written\n")
+    return int(ExitCode.POINTS_FAILED)
 
 
 def _first_message(res):

@@ -214,7 +214,43 @@ def _header_pairs(result: Result, model: str, command: Optional[str], sep: str, 
         ("params", params),
         ("exact", "true" if result.exact else "false"),
         ("nfev", str(int(result.nfev))),
-    ] + (_op_header_pairs(result, sep) if result.op != "jacobian" else [])
+    ] + (_op_header_pairs(result, sep) if result.op != "jacobian" else []) + _shapes_pairs(result, sep, colon)
+
+
+def _shapes_pairs(result: Result, sep: str, colon: str) -> list:
+    """``"shapes"`` of a Python model's array-valued inputs and outputs (see docs/json-schema.md)."""
+    shapes = result.extra.get("shapes")
+    if not shapes:
+        return []
+
+    def obj(d):
+        return _obj([(k, "[" + sep.join(map(str, v)) + "]") for k, v in d.items()], sep, colon)
+
+    return [("shapes", _obj([("inputs", obj(shapes["inputs"])), ("outputs", obj(shapes["outputs"]))],
+                            sep, colon))]
+
+
+def _blocks(result: Result, i: int, sep: str, colon: str) -> str:
+    """``{output: {input: nested list of shape out_shape + in_shape}}`` of point i."""
+    shapes = result.extra["shapes"]
+    J = np.asarray(result.derivative[i], dtype=np.float64)
+    outer = []
+    for o, oshape in shapes["outputs"].items():
+        rows = shapes["rows"][o]
+        inner = []
+        for name, ishape in shapes["inputs"].items():
+            block = J[np.ix_(rows, shapes["columns"][name])].reshape(tuple(oshape) + tuple(ishape))
+            inner.append((name, _nested(block, sep)))
+        outer.append((o, _obj(inner, sep, colon)))
+    return _obj(outer, sep, colon)
+
+
+def _nested(a, sep: str) -> str:
+    if a.ndim == 0:
+        return _num(a)
+    if a.ndim == 1:
+        return _vector(a, sep)
+    return "[" + sep.join(_nested(x, sep) for x in a) + "]"
 
 
 def _point_pairs(result: Result, i: int, *, sep: str, colon: str, indent: str,
@@ -240,6 +276,11 @@ def _point_pairs(result: Result, i: int, *, sep: str, colon: str, indent: str,
     ]
     if sparsity:
         pairs.append(("sparsity", _sparsity(result, i, sep, colon)))
+    if index is None and result.extra.get("shapes"):
+        pairs.append(("blocks", _blocks(result, i, sep, colon)))
+    if "stages" in result.extra:            # a chain of models with --per-stage (render/stages.py)
+        from jacli.render.stages import stages_json
+        pairs.append(("stages", stages_json(result, i, sep=sep, colon=colon, indent=indent)))
     return pairs
 
 
