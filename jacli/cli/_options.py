@@ -89,7 +89,9 @@ def load(model_path, expr, inputs, params):
 def split_names(text):
     if text is None:
         return None
-    names = [s.strip() for s in text.split(",") if s.strip()]
+    from .._io import split_list
+
+    names = [s.strip() for s in split_list(text) if s.strip()]   # W[0,1] is one name
     if not names:
         raise UsageError("--wrt: give one or more comma-separated names")
     return names
@@ -129,8 +131,10 @@ def parse_vector(text, names, *, what="--vector", role="inputs") -> list:
     from .._io import _parse_number
     from ..errors import InputError
 
+    from .._io import split_list
+
     listing = f"{len(names)} value{'s' if len(names) != 1 else ''} ({', '.join(names)})"
-    items = [s.strip() for s in text.split(",")]
+    items = [s.strip() for s in split_list(text)]
     if not text.strip() or any(not s for s in items):
         raise InputError(f"{what}: {'empty' if not text.strip() else f'empty item in {text!r}'}; "
                          f"expected {listing} or name=value pairs such as '{names[0]}=1'")
@@ -246,59 +250,6 @@ def write_results(results, *, fmt, output, model, single, **writer_kw) -> int:
         sys.stderr.write(f"jacli: error: {failed} point{'s' if failed > 1 else ''} failed "
                          "(see their status and message in the output); the others were written\n")
     return int(ExitCode.POINTS_FAILED)
-
-
-# --------------------------------------------------------------------------- chains of models
-
-def models_options(f):
-    """Like :func:`model_options`, with one or more MODEL arguments (a chain) and --outputs."""
-    @click.argument("model_paths", metavar="[MODEL]...", nargs=-1)
-    @click.option("-e", "--expr", "expr", metavar="EXPRS",
-                  help='Inline model: comma-separated outputs, e.g. -e "x*y, sin(x)+y" '
-                       '(or named: -e "r = hypot(x, y)").')
-    @click.option("--inputs", "inputs", metavar="NAMES|N",
-                  help="Input order for -e models (default: order of first appearance); for a "
-                       "Python model (model.py:f), a count N (one array input of length N) or names.")
-    @click.option("--param", "params", multiple=True, metavar="NAME=VALUE[,...]",
-                  help="Override parameter values (in every stage of a chain that has the name); "
-                       "repeatable.")
-    @click.option("--outputs", "outputs", metavar="NAMES",
-                  help="Only these outputs, in this order; for a chain of models any produced "
-                       "names (default: the last model's outputs).")
-    @functools.wraps(f)
-    def wrapper(*a, **kw):
-        return f(*a, **kw)
-    return wrapper
-
-
-def load_models(model_paths, expr, inputs, params, outputs=None):
-    """One Model (one MODEL or -e, exactly as :func:`load`) or, for several MODEL arguments,
-    the :class:`~jacli.compose.Composite` chaining them (outputs feed later inputs by name)."""
-    from .._io import parse_assignments
-
-    out_names = None
-    if outputs is not None:
-        out_names = [s.strip() for s in outputs.split(",") if s.strip()]
-        if not out_names:
-            raise UsageError("--outputs: give one or more comma-separated names")
-    if len(model_paths) <= 1:
-        model = load(model_paths[0] if model_paths else None, expr, inputs, params)
-        return model.select_outputs(out_names) if out_names else model
-    if expr is not None:
-        raise UsageError("-e gives a single model; a chain needs two or more MODEL files "
-                         "(give the inline model as a file, or drop -e)")
-    if inputs:
-        raise UsageError("--inputs cannot be given for a chain of models (it would apply to every "
-                         "stage); model files name their inputs")
-    if sum(p == "-" for p in model_paths) > 1:
-        raise UsageError("stdin ('-') can hold only one model of a chain")
-    from ..compose import compose
-
-    overrides: dict = {}
-    for p in params:
-        overrides.update(parse_assignments(p, what="--param"))
-    stages = [load(p, None, None, ()) for p in model_paths]
-    return compose(stages, outputs=out_names, params=overrides or None)
 
 
 # --------------------------------------------------------------------------- chains of models
