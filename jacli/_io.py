@@ -222,6 +222,30 @@ def _did_you_mean(name: str, choices: Sequence[str]) -> str:
 # --------------------------------------------------------------------------- assignments
 
 
+def split_list(text: str) -> list:
+    """Split at commas outside brackets: ``"W[0,1]=2, x=1"`` -> ``["W[0,1]=2", " x=1"]``.
+
+    Element names of array-valued inputs (``W[0,1]``, Python-function models) contain
+    commas; everything that reads a comma-separated list of names uses this.
+
+    Examples
+    --------
+    >>> split_list("a,W[0,1],b")
+    ['a', 'W[0,1]', 'b']
+    """
+    items, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth = max(depth - 1, 0)
+        elif ch == "," and depth == 0:
+            items.append(text[start:i])
+            start = i + 1
+    items.append(text[start:])
+    return items
+
+
 def parse_assignments(text: str, what: str = "--at") -> dict:
     """Parse ``"x=1, y=2.5e-3"`` into ``{"x": 1.0, "y": 0.0025}``.
 
@@ -258,7 +282,7 @@ def parse_assignments(text: str, what: str = "--at") -> dict:
     if not text or not text.strip():
         raise UsageError(f"{what}: empty; expected name=value pairs such as 'x=1,y=2'")
     out: dict = {}
-    for item in text.split(","):
+    for item in split_list(text):
         item = item.strip()
         if not item:
             raise UsageError(f"{what}: empty item in {text!r}; expected name=value pairs "
