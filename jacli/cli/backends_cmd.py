@@ -4,9 +4,11 @@ from __future__ import annotations
 import click
 
 
-@click.command(epilog="\b\nExamples:\n  jacli backends\n  jacli backends --format json | jq '.[].name'")
-@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True)
+@click.command(epilog="\b\nExamples:\n  jacli backends\n  jacli backends --format json | jq '.[].name'\n"
+                      "  jacli backends --format markdown > capabilities.md")
+@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table",
+              show_default=True, help="table: for people; json: one object per backend; markdown: the "
+                                      "capability table (as in docs/backends.md, plus availability)")
 def backends(fmt):
     """List registered backends, whether each is available (and why not), and what each can do."""
     import json
@@ -17,6 +19,11 @@ def backends(fmt):
     rows = backend_info()
     if fmt == "json":
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return 0
+    if fmt == "markdown":
+        from ..render.capabilities import markdown_table
+
+        sys.stdout.write(markdown_table(rows))
         return 0
     from rich.console import Console
     from rich.table import Table
