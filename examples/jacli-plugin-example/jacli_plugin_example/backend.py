@@ -62,6 +62,10 @@ class DualNumbers(Backend):
         if op in ("hessian", "hvp"):
             raise CapabilityError("backend 'dual' computes first derivatives only (a dual number carries "
                                   "one derivative); for Hessians use --backend sympy (exact), complex or fd")
+        if getattr(model, "kind", "expressions") != "expressions":
+            raise CapabilityError(f"backend 'dual' differentiates jacli's generated code, which a "
+                                  f"{model.kind} model does not have; use a backend declaring "
+                                  "python_models (see `jacli backends`), e.g. --backend fd")
         prep = make_prep(self, model, op, wrt)
         gen = _generated_code(model)
         missing = sorted(set(gen.functions) - supported_functions())

@@ -14,8 +14,6 @@ import pytest
 import jacli
 from jacli_plugin_example import dual
 
-mpmath.mp.dps = 40
-
 #: dual's derivatives must match to a few rounding errors of the partial itself.
 RTOL = 1e-14
 
@@ -70,15 +68,16 @@ def reference(fn, point):
     Each partial is d/dt fn(x + t s e_i) / s at t = 0 with s = |x_i|: mpmath's steps are
     absolute, and the points range from 1e-300 to 1e200.
     """
-    point = [mpmath.mpf(p) for p in point]   # exactly the doubles jacli sees
     grad = []
-    for i, xi in enumerate(point):
-        s = abs(xi) if xi != 0 else mpmath.mpf(1)
+    with mpmath.workdps(40):             # local: leaves mpmath's global precision alone
+        point = [mpmath.mpf(p) for p in point]   # exactly the doubles jacli sees
+        for i, xi in enumerate(point):
+            s = abs(xi) if xi != 0 else mpmath.mpf(1)
 
-        def along(t, i=i, s=s):
-            return fn(*[p + t * s if j == i else p for j, p in enumerate(point)])
+            def along(t, i=i, s=s):
+                return fn(*[p + t * s if j == i else p for j, p in enumerate(point)])
 
-        grad.append(float(mpmath.diff(along, 0) / s))
+            grad.append(float(mpmath.diff(along, 0) / s))
     return np.array(grad)
 
 
