@@ -16,6 +16,7 @@ __all__ = [
     "__version__", "load_model", "model_from_expressions", "Model", "jacobian", "jacobian_stream",
     "jvp", "vjp", "hessian", "hvp", "stream", "hvp_function",
     "prepare", "symbolic_jacobian", "get_backend", "backend_names", "Result", "Status", "compose",
+    "check", "CheckReport",
 ]
 
 _LAZY = {
@@ -37,6 +38,8 @@ _LAZY = {
     "Result": ("jacli.results", "Result"),
     "Status": ("jacli.results", "Status"),
     "compose": ("jacli.compose", "_module"),   # callable module: compose([...]), compose.jacobian(...)
+    "check": ("jacli._check", "check"),
+    "CheckReport": ("jacli._check", "CheckReport"),
 }
 
 

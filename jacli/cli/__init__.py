@@ -26,6 +26,8 @@ Examples:
   jacli hessian -e "(1-x)^2 + 100*(y-x^2)^2" --at x=1,y=1
   jacli hessian samples/puromycin_residuals.toml --of sumsq
   jacli sensitivity samples/gum_impedance.toml --method gum
+  jacli check samples/arm.toml --random 20
+  jacli check model.py:f --jacobian model.py:jac
   jacli backends
 
 \b
@@ -36,7 +38,7 @@ Exit codes: 0 ok, 1 internal error, 2 usage, 3 model or input error,
 
 class _Group(click.Group):
     def list_commands(self, ctx):
-        return ["jacobian", "jvp", "vjp", "hessian", "sensitivity", "backends"]
+        return ["jacobian", "jvp", "vjp", "hessian", "sensitivity", "check", "backends"]
 
     def get_command(self, ctx, name):
         # Commands are imported on demand: `jacli backends` never imports the jacobian code.
@@ -52,6 +54,9 @@ class _Group(click.Group):
         if name == "sensitivity":
             from .sensitivity_cmd import sensitivity
             return sensitivity
+        if name == "check":
+            from .check_cmd import check
+            return check
         if name == "backends":
             from .backends_cmd import backends
             return backends

@@ -35,6 +35,7 @@ from jacli.results import Result, Status
 __all__ = [
     "TableWriter",
     "curvature_lines",
+    "render_check",
     "render_matrix_free",
     "render_op_point",
     "render_point",
@@ -811,3 +812,36 @@ class TableWriter:
         more = failed - self._failed_shown - len(self._hidden_failures)
         if more > 0:
             self.console.print(Text(f"{ELLIPSIS} and {more} more failures", style="red"))
+
+
+# --------------------------------------------------------------------------- jacli check
+# (one function for `jacli check`; its lines are prepared by jacli.render.check.table_data)
+
+
+def render_check(data: dict, *, console: Console) -> None:
+    """The table of ``jacli check``: one row per backend, then the entries beyond tolerance,
+    skipped backends with their reasons, points not compared, and the verdict."""
+    console.print(Text(data["title"], style="bold"), soft_wrap=True)
+    t = Table(show_edge=True)
+    for col, justify in (("backend", "left"), ("method", "left"), ("points", "right"),
+                         ("max rel err", "right"), ("tolerance", "right"), ("verdict", "left")):
+        t.add_column(col, justify=justify, no_wrap=col != "verdict")
+    for r in data["rows"]:
+        style = "" if r["ok"] else "bold red"
+        verdict = Text(r["verdict"], style=style or ("green" if r["verdict"] == "✓" else ""))
+        t.add_row(r["backend"], r["method"], r["points"], r["max_rel_err"], r["tolerance"], verdict)
+    _emit(console, t)
+    for d in data["details"]:
+        console.print(Text(d["title"], style="bold red" if any(not line.startswith("note:")
+                                                                for line in d["lines"]) else "bold"),
+                      soft_wrap=True)
+        for line in d["lines"]:
+            console.print(Text("  " + line), soft_wrap=True)
+    for s in data["skipped"]:
+        console.print(Text(s, style="dim"), soft_wrap=True)
+    for p in data["points"]:
+        console.print(Text(p, style="yellow"), soft_wrap=True)
+    for n in data["notes"]:
+        console.print(Text(f"note: {n}", style="dim"), soft_wrap=True)
+    console.print(Text(("✓ " if data["ok"] else "✗ ") + data["verdict"],
+                       style="bold green" if data["ok"] else "bold red"), soft_wrap=True)
