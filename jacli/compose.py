@@ -290,7 +290,7 @@ def compose(stages, *, outputs: Optional[Sequence[str]] = None,
         expects = "; ".join(f"{labels[j]} expects {_names(models[j].input_names)}"
                             for j in range(i + 1, len(models)))
         raise ModelError(
-            f"output{'s' if len(dangling) > 1 else ''} {_names(dangling)} of {where(i)} "
+            f"output{'s' if len(dangling) > 1 else ''} {_names(repr(d) for d in dangling)} of {where(i)} "
             f"{'are' if len(dangling) > 1 else 'is'} used by no later stage: {labels[i]} produces "
             f"{_names(models[i].output_names)}; {expects}"
             + (_hint(later, dangling) or (f"; unproduced later inputs: {_names(later)}" if later else ""))
@@ -310,7 +310,7 @@ def _hint(wanted, available) -> str:
     for w in wanted:
         if w in available:
             continue
-        close = difflib.get_close_matches(w, available, n=1)
+        close = difflib.get_close_matches(w, available, n=1, cutoff=0.5)   # 'u4' ~ 'u3'
         if close:
             return f" (did you mean '{close[0]}' for '{w}'?)"
     return ""
