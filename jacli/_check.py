@@ -72,6 +72,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from .errors import BackendUnavailable, CapabilityError, InputError, JacliError, UsageError
+from .results import Status
 
 __all__ = ["check", "CheckReport", "BackendCheck", "Entry", "PointInfo", "TOLERANCES",
            "ERROR_FACTOR", "ROW_FLOOR"]
@@ -91,7 +92,10 @@ _KIND_LABEL = {"symbolic": "exact (symbolic)", "complex": "complex step", "ad": 
                "estimate": "estimated", "numeric": "numeric", "user": "your function"}
 _RANK = {"jacobian": ("symbolic", "complex", "ad", "estimate", "numeric"),
          "hessian": ("symbolic", "ad", "complex", "estimate", "numeric")}
-_OK, _NOT_CONVERGED, _DOMAIN = 0, 3, 2
+_OK, _NOT_CONVERGED = Status.OK, Status.NOT_CONVERGED
+#: Reference statuses meaning "the model is undefined here": a domain error, or a Python
+#: model that raised.
+_UNDEFINED = (Status.DOMAIN_ERROR, Status.USER_ERROR)
 
 
 # ----------------------------------------------------------------------------- report types
@@ -234,8 +238,10 @@ class CheckReport:
         compared = sum(1 for p in self.points if p.status == "ok")
         pts = f"{compared} point{'s' if compared != 1 else ''}"
         if self.verdict == "agree":
-            return (f"all {len(used)} methods agree with {self.reference} within their "
-                    f"tolerances at {pts}")
+            others = [f"{b.name} {b.status}" for b in self.backends if b.status in ("skipped", "unverified")]
+            return (f"{'all ' if not others else ''}{len(used)} methods agree with {self.reference} "
+                    f"within their tolerances at {pts}"
+                    + (f" ({', '.join(others)})" if others else ""))
         if self.verdict == "disagree":
             bad = self.failures
             what = []
@@ -592,7 +598,7 @@ def _point_status(infos, ref) -> list:
             continue
         s = int(ref.result.status[g])
         msg = ref.result.messages[g]
-        if s == _DOMAIN:
+        if s in _UNDEFINED:
             p = PointInfo(p.index, p.origin, p.at, "undefined", msg)
         elif s != _OK:
             p = PointInfo(p.index, p.origin, p.at, "reference_failed", f"{ref.name}: {msg}")
@@ -917,7 +923,7 @@ def _diagnose(D, R, allowed, bad, outputs, wrt) -> list:
     if close(D, -R):
         return ["yours is jacli's Jacobian with the sign flipped (yours = -jacli everywhere)"]
     c = _common_ratio(D[bad], R[bad])
-    if c is not None and bad.sum() > 1:
+    if c is not None and bad.any(axis=0).sum() > 1:       # several entries, one factor
         what = "the sign flipped" if abs(c + 1) < 1e-9 else f"a constant factor {c:.6g} (missing or extra?)"
         everywhere = bad.all()
         notes.append(f"{'every entry' if everywhere else 'every wrong entry'}: yours = {c:.6g} × jacli "

@@ -112,8 +112,8 @@ def table_data(report) -> dict:
             "tolerance": (b.tolerance_text or "—") if b.status != "reference" else "—",
             "verdict": verdict, "ok": not b.failed,
         })
-        name = "yours" if b.kind == "user" else b.name
-        lines = [entry_line(e, name=name, reference=report.reference) for e in b.worst]
+        name, ref = ("yours", "jacli") if b.kind == "user" else (b.name, report.reference)
+        lines = [entry_line(e, name=name, reference=ref) for e in b.worst]
         if b.disagreements > len(b.worst):
             lines.append(f"... and {b.disagreements - len(b.worst)} more entries beyond tolerance")
         lines += [f"point {p}: {m}" for p, m in b.failed_points]
