@@ -233,7 +233,9 @@ class PythonFunction:
         """
         from array_api_compat import array_namespace
 
-        xp = array_namespace(z)
+        return self._flat(z, array_namespace(z))
+
+    def _flat(self, z, xp):
         out = self.call(z, xp)
         parts: list = []
         self._collect(out, parts, xp, z, top=True)
@@ -310,13 +312,16 @@ class PythonFunction:
         dtype = complex if (complex_mode or np.iscomplexobj(A)) else float
         out = np.full((N, self.n_outputs), np.nan, dtype=dtype)
         complex_warning = getattr(getattr(np, "exceptions", np), "ComplexWarning")
+        A = np.asarray(A, dtype=dtype)
+        xp = _numpy_namespace()
+        flat = self._flat
         with np.errstate(all="ignore"), warnings.catch_warnings():
             if dtype is complex:
                 warnings.simplefilter("error", complex_warning)
             for i in range(N):
-                z = np.array(A[i], dtype=dtype)
+                z = A[i].copy()         # the user's function may modify its arguments
                 try:
-                    y = self.flat(z)
+                    y = flat(z, xp)
                     if dtype is float and np.iscomplexobj(y):
                         raise _ReturnError(f"{self.label} returned complex numbers for real inputs")
                     out[i] = y
@@ -641,8 +646,8 @@ class _Loader:
         count, names = _parse_inputs_option(inputs)
         has_inputs = hasattr(self.module, "INPUTS")
         if has_inputs and (count is not None or names is not None):
-            raise UsageError(f"--inputs: {self.shown} sets INPUTS at line {self.line_of('INPUTS')}; "
-                             "drop --inputs or INPUTS (they would disagree)")
+            raise self.error("--inputs conflicts with INPUTS in the file (they would disagree); "
+                             "drop one of them", "INPUTS")
         free = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
                 and p.name not in pshapes]
         positional = [p for p in free if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
@@ -873,11 +878,17 @@ class _Loader:
         return {oname: shape}, None
 
 
-def _numpy_namespace():
-    from array_api_compat import array_namespace
-    import numpy as np
+_NP_XP: list = []
 
-    return array_namespace(np.zeros(1))
+
+def _numpy_namespace():
+    """array-api-compat's NumPy namespace (what ``array_namespace`` gives for NumPy arrays)."""
+    if not _NP_XP:
+        import numpy as np
+        from array_api_compat import array_namespace
+
+        _NP_XP.append(array_namespace(np.zeros(1)))
+    return _NP_XP[0]
 
 
 def _shape_of(v) -> tuple:

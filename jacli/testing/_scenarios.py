@@ -14,6 +14,9 @@ Tags say what a scenario exercises and which backends it suits:
 ``batch``          many points, some failing, checked against the loop over single points.
 ``structure``      exact structural zeros (the zero pattern is given explicitly).
 ``scale``          magnitudes far from 1 (tolerances are relative, never absolute).
+``python``         a Python-function model (``model.py:f``): the same references as the
+                   expression scenario it transcribes; run by backends declaring
+                   ``python_models``, refused (CapabilityError) by the others.
 
 Second order: a scenario with a ``hessian`` reference (also written by hand, from the
 model text) is run through the second-order checks; one without is skipped by them.
@@ -28,7 +31,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-__all__ = ["Scenario", "SCENARIOS", "scenario"]
+__all__ = ["Scenario", "SCENARIOS", "PYTHON_SCENARIOS", "scenario"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,9 @@ class Scenario:
         What the scenario is for.
     inputs : tuple of str or None
         Input names of an inline-expressions ``source`` (None: ``source`` is TOML).
+    python : bool
+        ``source`` is the text of a Python file whose function ``f`` is the model (a
+        Python-function model, loaded with :func:`jacli.load_model` from ``FILE.py:f``).
     hessian : callable ``(x, p) -> m x len(columns) x len(columns) nested sequence`` or None
         Every output's Hessian with respect to ``columns``, derived by hand.  None: the
         second-order checks skip the scenario.
@@ -99,6 +105,7 @@ class Scenario:
     hessian: Optional[Callable] = None
     hessian_wrt: Optional[tuple] = None
     hessian_hard: frozenset = frozenset()
+    python: bool = False
 
     def __repr__(self) -> str:
         return f"Scenario({self.name!r})"
@@ -107,6 +114,8 @@ class Scenario:
 
     def model(self):
         """The :class:`~jacli.model.Model` (built once per process and shared)."""
+        if self.python:
+            return _model_from_python(self.source)
         if self.inputs is not None:
             return _model_from_expressions(self.source, tuple(self.inputs))
         return _model_from_toml(self.source)
@@ -224,6 +233,8 @@ class Scenario:
 
     def compatible(self, capabilities) -> tuple:
         """``(True, "")`` or ``(False, why)``: can a backend with these capabilities run it?"""
+        if self.python and not capabilities.python_models:
+            return False, "a Python-function model, and the backend does not declare python_models"
         if capabilities.requires_analytic and "non_analytic" in self.tags:
             return False, "the model uses abs/max, which have no complex-analytic extension"
         return True, ""
@@ -248,6 +259,24 @@ def _model_from_toml(text: str):
         finally:
             os.unlink(path)
         _MODELS[text] = model
+    return model
+
+
+def _model_from_python(text: str):
+    """Load a Python model file's text (function ``f``) through the public loader, once per process."""
+    key = ("python", text)
+    model = _MODELS.get(key)
+    if model is None:
+        import jacli
+
+        fd, path = tempfile.mkstemp(suffix=".py", prefix="jacli_scenario_")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            model = jacli.load_model(path + ":f")
+        finally:
+            os.unlink(path)
+        _MODELS[key] = model
     return model
 
 
@@ -887,8 +916,92 @@ SADDLE = Scenario(
 )
 
 
+# Python-function versions --------------------------------------------------------------
+#
+# The same models written as Python functions (array-API code: it runs under NumPy, JAX and
+# PyTorch, and traces into expressions), with the same hand-derived references and points.
+# Each exercises one calling convention: a scalar argument, one 1-D array of all inputs,
+# named inputs with PARAMETERS, NaN from xp.log/xp.sqrt outside the domain, an
+# array-valued input and a 2x2 array output.
+
+def _python(base: Scenario, source: str, **changes) -> Scenario:
+    from dataclasses import replace
+
+    tags = frozenset(base.tags | {"python"})
+    return replace(base, name="py_" + base.name, source=source, inputs=None, python=True, tags=tags,
+                   description=base.description + " (as a Python function)", **changes)
+
+
+_PY_HEAD = "from array_api_compat import array_namespace\n"
+
+PY_SCALAR = _python(SCALAR, _PY_HEAD + """
+INPUTS = {"x": 1.0}
+OUTPUTS = ["f"]
+
+
+def f(x):
+    xp = array_namespace(x)
+    return x**3 * xp.sin(x) + xp.exp(-x)
+""")
+
+PY_WIDE = _python(WIDE, _PY_HEAD + """
+INPUTS = {"x": 0.0, "y": 0.0, "z": 1.0}
+OUTPUTS = ["u", "v"]
+
+
+def f(p):                       # one 1-D array of all inputs
+    xp = array_namespace(p)
+    x, y, z = p[0], p[1], p[2]
+    return [x*y*z + y**2, xp.exp(x)*xp.cos(z) - y/z]
+""")
+
+PY_PARAMETERS = _python(PARAMETERS, _PY_HEAD + """
+INPUTS = {"x": 1.0, "t": 0.0}
+PARAMETERS = {"k": 2.5, "c": 0.3}
+OUTPUTS = ["y1", "y2"]
+
+
+def f(x, t, k, c):
+    xp = array_namespace(x)
+    decay = xp.exp(-c*t)
+    return [k*x*decay, x**2 + k*t**2 + c]
+""")
+
+# (first order only below: nested-difference Hessians of per-point Python calls are slow,
+# and the expression versions already cover these Hessians)
+PY_DOMAIN = _python(DOMAIN, _PY_HEAD + """
+INPUTS = {"x": 1.0, "y": 1.0}
+
+
+def f(x, y):
+    xp = array_namespace(x)
+    return {"f1": xp.log(x)*y, "f2": x*y + 1}
+""", hessian=None)
+
+PY_BATCH = _python(BATCH, _PY_HEAD + """
+INPUTS = {"x": 1.5, "y": 0.5}
+
+
+def f(x, y):
+    xp = array_namespace(x)
+    return xp.stack([xp.sqrt(x)*y, y**2/(1 + x**2)])
+""", hessian=None)
+
+PY_EXACT_ZEROS = _python(EXACT_ZEROS, _PY_HEAD + """
+INPUTS = {"v": [0.0, 0.0, 0.0, 0.0]}     # an array-valued input: v[0] ... v[3]
+
+
+def f(v):
+    xp = array_namespace(v)
+    a, b, c, d = v[0], v[1], v[2], v[3]
+    return [[a*b, c**3], [xp.exp(a) + d, 2.5]]     # a 2x2 output: y[0,0] ... y[1,1]
+""", hessian=None)
+
+PYTHON_SCENARIOS: tuple = (PY_SCALAR, PY_WIDE, PY_PARAMETERS, PY_DOMAIN, PY_BATCH, PY_EXACT_ZEROS)
+
 SCENARIOS: tuple = (SCALAR, WIDE, WRT_REORDERED, TALL, EXACT_ZEROS, LARGE, TINY, SMALL_SCALE, OSCILLATORY,
-                    PARAMETERS, DOMAIN, NON_ANALYTIC, SPARSE, BATCH, TRANSCENDENTAL, ROSENBROCK, SADDLE)
+                    PARAMETERS, DOMAIN, NON_ANALYTIC, SPARSE, BATCH, TRANSCENDENTAL, ROSENBROCK,
+                    SADDLE) + PYTHON_SCENARIOS
 
 
 def scenario(name: str) -> Scenario:
