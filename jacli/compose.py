@@ -60,7 +60,6 @@ from .results import Result, Status
 __all__ = ["Composite", "compose", "jacobian", "vjp", "jvp", "stream", "prepare", "to_model",
            "chain_order"]
 
-_HARD = (Status.DOMAIN_ERROR, Status.NONFINITE, Status.BAD_INPUT)   # the point stops here
 
 
 # ----------------------------------------------------------------------------- the chain
@@ -664,7 +663,7 @@ class _Run:
         self.messages: list = [None] * self.N
         self.alive = np.ones(self.N, dtype=bool)
         self.nfev = 0
-        self.notes: list = []
+        self.notes: dict = {}              # stage index -> its cost note
         self.specs: list = []
         self.exact = True
 
@@ -687,8 +686,8 @@ class _Run:
             self.specs.append(res.backend)
         self.exact = self.exact and bool(res.exact)
         cost = res.extra.get("cost")
-        if cost and not any(n.startswith(comp.stage_label(i)) for n in self.notes):
-            self.notes.append(f"{comp.stage_label(i)}: {cost}")
+        if cost and i not in self.notes:
+            self.notes[i] = f"{comp.stage_label(i)}: {cost}"
         if set_values:
             for j, y in enumerate(comp.stages[i].output_names):
                 col = np.full(self.N, np.nan)
@@ -699,9 +698,10 @@ class _Run:
             code = Status(int(res.status[gi]))
             if self.status[pt] not in (Status.OK, Status.NOT_CONVERGED):
                 continue
-            if code in _HARD:
+            hard = code != Status.NOT_CONVERGED        # any other failure stops the point here
+            if hard:
                 self.alive[pt] = False
-            if self.status[pt] == Status.OK or code in _HARD:
+            if self.status[pt] == Status.OK or hard:
                 self.status[pt] = code
                 self.messages[pt] = f"{comp.stage_label(i)}: {res.messages[gi] or code.label}"
 
@@ -759,21 +759,19 @@ def _evaluate(plan: Plan, X, W=None) -> Result:
                     info["jacobian"][idx] = J
                     rows = [(r, stage.output_names.index(y)) for r, y in enumerate(live[i + 1])
                             if comp.producer.get(y) == i]
-                    cols = [pos[i][a] for a in args]
-                    for r, j in rows:
-                        E[idx[:, None], r, np.array(cols)[None, :]] = J[:, j, :]
-                        if res.structure is not None:
-                            S[r, cols] = np.asarray(res.structure, dtype=bool)[j]
-                        else:
-                            S[r, cols] = True
+                    rr = np.array([r for r, _ in rows], dtype=int)
+                    jj = np.array([j for _, j in rows], dtype=int)
+                    cc = np.array([pos[i][a] for a in args], dtype=int)
+                    _scatter(E, idx, rr, cc, J[:, jj, :])
+                    S[np.ix_(rr, cc)] = (np.asarray(res.structure, dtype=bool)[jj]
+                                         if res.structure is not None else True)
                     structural = structural and res.structure is not None
                     if res.error is not None:
                         any_err = True
                         Ei = np.asarray(res.error, dtype=float)
                         info["error"] = np.full(info["jacobian"].shape, np.nan)
                         info["error"][idx] = Ei
-                        for r, j in rows:
-                            dE[idx[:, None], r, np.array(cols)[None, :]] = Ei[:, j, :]
+                        _scatter(dE, idx, rr, cc, Ei[:, jj, :])
             factors.append(E)
             errs.append(dE)
             structs.append(S)
@@ -865,12 +863,20 @@ def _evaluate(plan: Plan, X, W=None) -> Result:
     if op != "jacobian":
         extra["vector"] = W
     if run.notes:
-        extra["cost"] = "; ".join(run.notes)
+        extra["cost"] = "; ".join(run.notes[i] for i in sorted(run.notes))
     specs = run.specs or [str(plan.backend)]
     return Result(op=op, backend="+".join(specs), exact=run.exact, inputs=comp.input_names,
                   wrt=plan.wrt, outputs=comp.outputs, at=X, value=value, derivative=D, error=error,
                   status=run.status, messages=tuple(run.messages), nfev=run.nfev,
                   params=comp.param_values, structure=structure, extra=extra)
+
+
+def _scatter(E, idx, rows, cols, block) -> None:
+    """``E[idx][:, rows][:, :, cols] = block`` in place (a slice when every point is alive)."""
+    if len(idx) == E.shape[0]:
+        E[:, rows[:, None], cols[None, :]] = block
+    else:
+        E[idx[:, None, None], rows[None, :, None], cols[None, None, :]] = block
 
 
 def _propagate_error(factors, errs, k):

@@ -422,6 +422,20 @@ def test_python_stage_composes(tmp_path, backend):
     np.testing.assert_allclose(rv.derivative, ref[:, 0, :], rtol=tol)
 
 
+def test_python_stage_raising_at_one_point(tmp_path):
+    py = tmp_path / "raiser.py"
+    py.write_text('import math\nINPUTS = {"x": 0.5}\nOUTPUTS = ["u"]\n\n\ndef f(x):\n'
+                  '    if x > 1:\n        raise ValueError("x must be at most 1")\n    return [math.asin(x)]\n')
+    g = M("g", '[inputs]\nu = 0.0\ny = 1.0\n[outputs]\ng = "2*u + y"\n')
+    X = [[0.5, 1.0], [2.0, 1.0], [0.1, 0.0]]
+    r = C.jacobian([f"{py}:f", g], X, backend="fd")
+    assert r.status.tolist() == [0, int(jacli.Status.USER_ERROR), 0]
+    assert r.messages[1].startswith("stage 1 (raiser.py): ") and "ValueError: x must be at most 1" in r.messages[1]
+    assert r.extra["stages"][1]["status"].tolist() == [0, -1, 0]
+    np.testing.assert_allclose(r.derivative[[0, 2], 0, 0], 2 / np.sqrt(1 - np.array([0.5, 0.1]) ** 2),
+                               rtol=1e-8)
+
+
 # ---------------------------------------------------------------------------- CLI
 
 def _write(tmp_path, *models):
