@@ -150,11 +150,15 @@ class Composite:
 
 
 def _label(model) -> str:
+    """The stage's file name (``layer1.toml``, ``net.py:f``), else its model name."""
+    import os
+
     src = model.source
-    if src and not src.startswith("<"):
-        import os
-        return os.path.basename(src)
-    return model.name
+    if not src or src.startswith("<"):
+        return model.name
+    fn = getattr(model, "function", None)
+    func = getattr(fn, "func_name", None)
+    return os.path.basename(src) + (f":{func}" if func else "")
 
 
 def _names(items, limit: int = 12) -> str:
@@ -523,10 +527,13 @@ def jacobian(composite, at=None, *, wrt=None, backend="auto", params=None, outpu
     Returns
     -------
     Result
-        ``derivative`` (N, m, k).  ``extra["stages"]``: per stage ``model`` (its label),
-        ``inputs`` (the stage's differentiation variables), ``outputs``, ``shape``,
-        ``value`` (N, m_i), ``jacobian`` (N, m_i, c_i), ``error`` or None;
-        ``extra["chain"]``: the multiplication ``order`` and its ``multiply_adds`` per point.
+        ``derivative`` (N, m, k).  ``extra["stages"]``: per stage a dict with ``model``
+        (its label), ``inputs`` (the stage's differentiation variables: its Jacobian's
+        columns), ``outputs``, ``shape`` (m_i, c_i), ``at_names`` and ``at`` (N, n_i) (its
+        inputs), ``value`` (N, m_i), ``jacobian`` (N, m_i, c_i), ``error`` or None,
+        ``status`` (N,) (-1 where an earlier stage failed), ``messages``, ``backend``,
+        ``exact``, ``structure``; ``extra["chain"]``: the multiplication ``order`` (e.g.
+        ``"J3·(J2·J1)"``) and its ``multiply_adds`` per point.
         Error estimates of inexact stages are propagated to first order,
         ``Σ_i |E_k|⋯|ΔE_i|⋯|E_1|``.
 

@@ -376,7 +376,7 @@ def test_to_model_needs_expression_stages(tmp_path):
     py = tmp_path / "st.py"
     py.write_text('INPUTS = {"x": 0.5}\nOUTPUTS = ["u"]\n\ndef f(x):\n    return [x * x]\n')
     g = M("g", '[inputs]\nu = 0.0\n[outputs]\nf = "2*u"\n')
-    with pytest.raises(jacli.errors.CapabilityError, match=r"stage 1 \(st.py\) is not an expression model"):
+    with pytest.raises(jacli.errors.CapabilityError, match=r"stage 1 \(st.py:f\) is not an expression model"):
         C.to_model([jacli.load_model(f"{py}:f"), g])
 
 
@@ -430,7 +430,7 @@ def test_python_stage_raising_at_one_point(tmp_path):
     X = [[0.5, 1.0], [2.0, 1.0], [0.1, 0.0]]
     r = C.jacobian([f"{py}:f", g], X, backend="fd")
     assert r.status.tolist() == [0, int(jacli.Status.USER_ERROR), 0]
-    assert r.messages[1].startswith("stage 1 (raiser.py): ") and "ValueError: x must be at most 1" in r.messages[1]
+    assert r.messages[1].startswith("stage 1 (raiser.py:f): ") and "ValueError: x must be at most 1" in r.messages[1]
     assert r.extra["stages"][1]["status"].tolist() == [0, -1, 0]
     np.testing.assert_allclose(r.derivative[[0, 2], 0, 0], 2 / np.sqrt(1 - np.array([0.5, 0.1]) ** 2),
                                rtol=1e-8)
@@ -508,6 +508,9 @@ def test_cli_errors(tmp_path, capsys, monkeypatch):
         (("jacobian", a, b, "--outputs", "q"), "--outputs: 'q' is not produced by any stage"),
         (("vjp", a, b), "vjp needs a vector: --vector with 1 value (f)"),
         (("jacobian", a, b, "--wrt", "u1"), "--wrt: 'u1' is computed by stage 1 (a.toml)"),
+        (("jacobian", a, b, "--per-stage", "--symbolic"), "--per-stage shows the stages' numbers"),
+        (("jacobian", "-", "-"), "stdin ('-') can hold only one model of a chain"),
+        (("jvp", a, b, "--inputs", "x,y", "--vector", "1,0"), "--inputs cannot be given for a chain"),
     ]:
         code, _, err = run(capsys, monkeypatch, *args)
         assert code == 2 and msg in err, (args, err)

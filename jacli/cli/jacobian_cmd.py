@@ -36,7 +36,8 @@ def jacobian(model_paths, expr, inputs, params, outputs, at, points, batch_size,
     """The Jacobian of MODEL's outputs with respect to its inputs.
 
     At the nominal point, at --at, or at every point of --points. MODEL is a TOML
-    model file or '-' for stdin; -e gives an inline model instead.
+    model file, a Python function (model.py:f) or '-' for stdin; -e gives an inline
+    model instead.
 
     Several MODELs form a chain: each model's outputs feed the later models' inputs of
     the same name, and the Jacobian is the product of the stages' Jacobians (chain rule,
@@ -52,6 +53,9 @@ def jacobian(model_paths, expr, inputs, params, outputs, at, points, batch_size,
     chain = isinstance(model, Composite)
     if per_stage and not chain:
         raise UsageError("--per-stage applies to a chain: give two or more MODEL files")
+    if per_stage and symbolic:
+        raise UsageError("--per-stage shows the stages' numbers; --symbolic gives the chain as one "
+                         "expression: drop one of them")
     if chain and symbolic:
         from ..compose import to_model
 
