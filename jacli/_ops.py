@@ -76,22 +76,29 @@ def prepare(model, op="jacobian", *, wrt=None, backend="auto", params=None):
 
 
 def _prepare_auto_python(model, op, wrt):
-    """``auto`` on a Python model: the first of jax, torch (where usable) and fd that prepares.
+    """``auto`` on a Python model: the first of jax, torch (where usable) and fd that runs it.
 
-    An AD backend refuses code it cannot run (``math.sin`` on a traced array) with a
-    CapabilityError at prepare time; fd runs any code that evaluates.
+    AD backends need array code (``xp.sin``, no ``math.sin`` or ``if x > 0`` on inputs):
+    each candidate is prepared and run once at the nominal point, and the next one is tried
+    when that raises.  fd runs any code that evaluates, so it is the last resort.
     """
+    import numpy as np
+
     from .backends import get_backend
     from .backends._registry import python_auto_candidates
-    from .errors import CapabilityError
 
+    A0 = _full_args(model, np.array([model.nominal], dtype=float).reshape(1, -1))
     for name in python_auto_candidates():
         be = get_backend(name, model)
-        try:
+        if name == "fd":
             return be, be.prepare(model, op, wrt)
-        except CapabilityError:
-            if name == "fd":
-                raise
+        try:
+            p = be.prepare(model, op, wrt)
+            width = {"jvp": len(p.wrt), "hvp": len(p.wrt), "vjp": len(p.outputs)}.get(op)
+            _compute(be, p, op, A0, None if width is None else np.zeros((1, width)))
+        except Exception:  # noqa: BLE001 - any failure of the user's code under AD: next candidate
+            continue
+        return be, p
     raise AssertionError("unreachable: fd is always a candidate")  # pragma: no cover
 
 

@@ -400,14 +400,17 @@ def _symbolic(model, o, keyed):
     from .._io import atomic_open
     from ..backends import get_backend
     from ..backends._protocol import make_prep
+    from ..backends.symbolic import expression_model
     from ..errors import CapabilityError
     from ..model import _sympy
 
-    be = get_backend(o["backend"], model)
+    # expressions come from sympy (auto means sympy here, Python models included)
+    be = get_backend("sympy" if o["backend"] == "auto" else o["backend"], model)
     if not be.capabilities.symbolic_output:
         raise CapabilityError(f"backend '{be.name}' gives numbers, not expressions; "
                               "use --backend sympy for --symbolic")
     names = make_prep(be, model, "hessian", split_names(o["wrt"])).wrt   # validates --wrt
+    model = expression_model(model)          # a Python model traced into expressions
     objectives = _objectives(model, o["of"])
     grads, hessians = _symbolic_hessians(objectives, names)
     k = len(names)

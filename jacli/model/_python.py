@@ -775,7 +775,7 @@ class _Loader:
                 raise self.error(f"the array-valued input '{arrays[0]}' is not a parameter of "
                                  f"{func_name}{sig}: name the function's parameters after the inputs",
                                  field_name)
-            if not positional:
+            if not positional or len(unknown) < len(names):     # none, or only some, match
                 raise self.error(f"{func_name}{sig} has no parameter '{unknown[0]}': name its parameters "
                                  f"after the inputs ({', '.join(names)}), or give it one parameter to "
                                  "receive all inputs as a 1-D array", field_name)
