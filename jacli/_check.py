@@ -248,7 +248,7 @@ class CheckReport:
             for b in self.backends:
                 if b.name in bad:
                     if b.status == "error":
-                        what.append(f"{b.name} failed ({b.reason})")
+                        what.append(f"{b.name} failed ({_one_line(b.reason or '', 100)})")
                     else:
                         n = b.disagreements
                         f = len(b.failed_points)
@@ -258,7 +258,9 @@ class CheckReport:
                         if f:
                             parts.append(f"{f} failed point{'s' if f != 1 else ''}")
                         what.append(f"{b.name} ({', '.join(parts)})")
-            return f"disagreement with {self.reference}: " + "; ".join(what)
+            if any(b.status == "disagree" for b in self.backends):
+                return f"disagreement with {self.reference}: " + "; ".join(what)
+            return "; ".join(what)
         if self.verdict == "not_compared":
             return "no point could be compared (the model is undefined or the reference failed at every point)"
         why = [f"{b.name} {b.status}" for b in self.backends if b.status in ("skipped", "unverified")]
@@ -505,6 +507,11 @@ def split_specs(text: str) -> list:
     return out
 
 
+def _one_line(text: str, limit: int = 400) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def _kind(caps) -> str:
     if caps.exact and caps.symbolic_output:
         return "symbolic"
@@ -545,7 +552,7 @@ def _run(model, op, spec, X) -> _Run:
     except JacliError:
         raise
     except Exception as exc:  # noqa: BLE001 - a backend that crashes fails the check
-        return _Run(be.spec, kind, "error", f"{type(exc).__name__}: {exc}")
+        return _Run(be.spec, kind, "error", _one_line(f"{type(exc).__name__}: {exc}"))
     return _Run(res.backend, kind, "ran", result=res)
 
 
@@ -843,6 +850,13 @@ def _shaped(J, m, n, model, user, point):
         return J.reshape(m, n)
     if J.ndim == 0 and m == n == 1:
         return J.reshape(1, 1)
+    pf = getattr(model, "function", None)
+    if (pf is not None and pf.out_index is None and len(pf.output_shapes) == 1
+            and len(pf.input_shapes) == 1):
+        # one array output of shape S and one array input of shape T: J may be S + T
+        (so,), (si,) = pf.output_shapes.values(), pf.input_shapes.values()
+        if J.shape == tuple(so) + tuple(si):
+            return J.reshape(m, n)
     outs = ", ".join(model.output_names[:4]) + (", ..." if m > 4 else "")
     ins = ", ".join(model.input_names[:4]) + (", ..." if n > 4 else "")
     hint = ""

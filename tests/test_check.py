@@ -102,7 +102,7 @@ class Crashing(Symbolic):
     name = "crashing"
 
     def jacobian(self, prep, A):
-        raise ZeroDivisionError("a bug in the plug-in")
+        raise ZeroDivisionError("a bug\n  in the plug-in")            # two lines
 
 
 class HessianOff(Symbolic):
@@ -206,7 +206,8 @@ def test_an_error_estimate_that_does_not_cover_the_error_fails(register):
 def test_a_crashing_backend_fails_the_check(register, capsys, monkeypatch):
     register(Crashing)
     code, out, err = run(capsys, monkeypatch, "check", ARM, "--backends", "sympy,crashing,fd")
-    assert code == 5 and "crashing failed (ZeroDivisionError: a bug in the plug-in)" in err
+    assert code == 5 and err.count("\n") == 1
+    assert err == "jacli: error: crashing failed (ZeroDivisionError: a bug in the plug-in)\n"
     assert "✗ error" in out
 
 
@@ -319,6 +320,22 @@ def test_wrong_shape_exits_3(tmp_path, capsys, monkeypatch):
     assert r.verdict == "agree"
 
 
+def test_user_jacobian_against_an_estimated_reference():
+    """With only fd as reference, its error estimate enters the tolerance — and still catches
+    an entry off by 1e-4."""
+    m = jacli.model_from_expressions(XY)
+    r = jacli.check(m, {"x": 0.7, "y": 1.5}, backends=["fd"], jacobian_fn=_jac, random=3)
+    user = r.backends[-1]
+    assert r.reference == "fd" and r.verdict == "agree" and user.error_factor == 2.0
+
+    def off(v):
+        J = np.array(_jac(v))
+        J[1, 0] *= 1 + 1e-4
+        return J
+    r = jacli.check(m, {"x": 0.7, "y": 1.5}, backends=["fd"], jacobian_fn=off)
+    assert r.verdict == "disagree" and r.backends[-1].worst[0].label == "d(f2)/d(x)"
+
+
 def test_a_user_function_that_raises_is_reported_per_point():
     def jac(v):
         if v[0] > 1.0:
@@ -345,6 +362,19 @@ def test_python_model_with_its_jacobian(tmp_path, capsys, monkeypatch):
     assert doc["verdict"] == "agree" and doc["backends"][-1]["compared_points"] == 5
     code, out, err = run(capsys, monkeypatch, "check", f"{f}:f", "--jacobian", f"{f}:jac_wrong")
     assert code == 5 and "yours -6, jacli -12" in out
+
+
+def test_python_model_with_array_shaped_jacobian(tmp_path):
+    """One array output (2, 3) of one array input (3,): the Jacobian may have shape (2, 3, 3)."""
+    f = tmp_path / "arr.py"
+    f.write_text("import numpy as np\n"
+                 "INPUTS = {'x': [1.0, 2.0, 3.0]}\n"
+                 "def f(x):\n    return np.stack([2.0 * x, x ** 2])\n"
+                 "def jac(x):\n    return np.stack([2.0 * np.eye(3), np.diag(2 * x)])\n"
+                 "def jac_swapped(x):\n    return np.stack([np.diag(2 * x), 2.0 * np.eye(3)])\n")
+    assert jacli.check(f"{f}:f", jacobian_fn=f"{f}:jac", random=2).verdict == "agree"
+    r = jacli.check(f"{f}:f", jacobian_fn=f"{f}:jac_swapped")
+    assert r.verdict == "disagree" and r.backends[-1].worst[0].output.startswith("y[")
 
 
 # ----------------------------------------------------------------------------- points

@@ -84,5 +84,5 @@ def check(model_path, expr, inputs, params, at, points, batch_size, random_n, se
     if code:
         import sys
 
-        sys.stderr.write(f"jacli: error: {report.summary()}\n")
+        sys.stderr.write("jacli: error: " + " ".join(report.summary().split()) + "\n")
     return int(code)
