@@ -237,6 +237,10 @@ class PythonFunction:
 
     def _flat(self, z, xp):
         out = self.call(z, xp)
+        if xp is _FastNumpy:
+            y = _simple_numpy(out, z.dtype)
+            if y is not None and y.shape[0] == self.n_outputs_total:
+                return y if self.out_index is None else y[list(self.out_index)]
         parts: list = []
         self._collect(out, parts, xp, z, top=True)
         if not parts:
@@ -313,7 +317,7 @@ class PythonFunction:
         out = np.full((N, self.n_outputs), np.nan, dtype=dtype)
         complex_warning = getattr(getattr(np, "exceptions", np), "ComplexWarning")
         A = np.asarray(A, dtype=dtype)
-        xp = _numpy_namespace()
+        xp = _FastNumpy
         flat = self._flat
         with np.errstate(all="ignore"), warnings.catch_warnings():
             if dtype is complex:
@@ -342,7 +346,7 @@ class PythonFunction:
         z = np.array(a_row, dtype=float)
         try:
             with np.errstate(all="ignore"):
-                self.flat(z)
+                self._flat(z, _FastNumpy)
         except Exception as exc:
             return describe_exception(exc, self.filename, self.path)[1]
         return None
@@ -876,6 +880,70 @@ class _Loader:
         if _size(shape) != total:
             shape = (total,)
         return {oname: shape}, None
+
+
+def _simple_numpy(out, dtype):
+    """``out`` as a 1-D array when it is a numeric array or a flat list/tuple of plain numbers
+    (one C call); None otherwise (the general path then checks and flattens it)."""
+    import numpy as np
+
+    t = type(out)
+    if t is np.ndarray:
+        return out.reshape(-1) if out.dtype.kind in "iuf" or (out.dtype.kind == "c" and dtype.kind == "c") \
+            else None
+    if t is list or t is tuple:
+        real, cplx = _simple_types()
+        simple = real if dtype.kind != "c" else cplx
+        for e in out:
+            if type(e) not in simple:
+                return None
+        return np.array(out, dtype=dtype)
+    return None
+
+
+_SIMPLE: list = []
+
+
+def _simple_types() -> tuple:
+    """(real, complex) sets of the scalar types :func:`_simple_numpy` takes as they are."""
+    if not _SIMPLE:
+        import numpy as np
+
+        real = frozenset({float, int, np.float64, np.float32, np.int64, np.int32})
+        _SIMPLE.extend([real, real | {complex, np.complex128, np.complex64}])
+    return _SIMPLE[0], _SIMPLE[1]
+
+
+class _FastNumpy:
+    """The few array operations :meth:`PythonFunction._flat` uses, as plain NumPy calls.
+
+    array-api-compat's wrappers cost ~5 µs each; per-point evaluation calls them several
+    times per point, so the NumPy path uses NumPy itself (same results for NumPy arrays).
+    """
+
+    @staticmethod
+    def reshape(v, shape):
+        import numpy as np
+
+        return v.reshape(shape) if type(v) is np.ndarray else np.reshape(v, shape)
+
+    @staticmethod
+    def asarray(v, dtype=None):
+        import numpy as np
+
+        return np.asarray(v, dtype=dtype)
+
+    @staticmethod
+    def concat(parts):
+        import numpy as np
+
+        return np.concatenate(parts)
+
+    @staticmethod
+    def take(v, idx, axis=0):
+        import numpy as np
+
+        return np.take(v, idx, axis=axis)
 
 
 _NP_XP: list = []
