@@ -262,7 +262,8 @@ class CheckReport:
                 return f"disagreement with {self.reference}: " + "; ".join(what)
             return "; ".join(what)
         if self.verdict == "not_compared":
-            return "no point could be compared (the model is undefined or the reference failed at every point)"
+            return ("no point could be compared (at every point the model is undefined, the "
+                    "reference failed or the input is bad)")
         why = [f"{b.name} {b.status}" for b in self.backends if b.status in ("skipped", "unverified")]
         ran = [b.name for b in self.backends if b.status == "reference"]
         return (f"nothing to compare: no second method gave comparable numbers"
@@ -345,7 +346,9 @@ def check(model, at=None, *, points=None, backends=None, hessian: bool = False,
     X, infos = _points(model, at, points, random, seed)
     user = _resolve_user(jacobian_fn) if jacobian_fn is not None else None
     specs = _specs(backends)
-    if user is not None and backends is None:
+    if not len(X):
+        runs = []                       # every record was bad: nothing to compute
+    elif user is not None and backends is None:
         runs = _reference_only(model, op, specs, X)
     else:
         runs = [_run(model, op, spec, X) for spec in specs]
@@ -740,7 +743,7 @@ def _finite_max(a) -> float:
 def _verdict(checks, infos, ref) -> str:
     if any(b.failed for b in checks):
         return "disagree"
-    if ref is not None and not any(p.status == "ok" for p in infos):
+    if not any(p.status == "ok" for p in infos):
         return "not_compared"
     if not any(b.status == "agree" for b in checks):
         return "insufficient"

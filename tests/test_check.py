@@ -250,6 +250,9 @@ def test_undefined_points_are_reported_not_counted(tmp_path, capsys, monkeypatch
     code, out, err = run(capsys, monkeypatch, "check", "-e", "log(x)*y", "--at=x=-1,y=1",
                          "--backends", "sympy,fd")
     assert code == 5 and "no point could be compared" in err
+    pts.write_text("x,y\nfoo,2\n")                       # no good row at all
+    code, out, err = run(capsys, monkeypatch, "check", "-e", "log(x)*y", "--points", str(pts))
+    assert code == 5 and "no point could be compared" in err and "'foo' is not a number" in out
 
 
 # ----------------------------------------------------------------------------- your Jacobian
