@@ -370,7 +370,7 @@ def test_wrong_return_size_at_a_point(tmp_path, monkeypatch):
     m = jacli.load_model("model.py")
     r = jacli.jacobian(m, [[1.0], [5.0]], backend="fd")
     assert r.status.tolist() == [Status.OK, Status.USER_ERROR]
-    assert r.messages[1] == "model.py:f returned 3 numbers, expected 2 (outputs y[2])"
+    assert r.messages[1] == "model.py:f returned 3 numbers, expected 2 (outputs y (shape [2]))"
 
 
 # ----------------------------------------------------------------------------- backends that cannot run it

@@ -256,7 +256,7 @@ class PythonFunction:
 
     def _outputs_text(self) -> str:
         names = list(self.output_shapes)
-        shapes = [f"{n}{list(s) if s else ''}" for n, s in self.output_shapes.items()]
+        shapes = [f"{n} (shape {list(s)})" if s else n for n, s in self.output_shapes.items()]
         return "outputs " + ", ".join(shapes[:6]) + (" ..." if len(names) > 6 else "")
 
     def _collect(self, v, parts, xp, like, top=False):
