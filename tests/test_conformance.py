@@ -1,7 +1,9 @@
 """Every backend through the conformance suite, and the suite's negative control.
 
 * ``TestSympy``, ``TestFiniteDiff``, ``TestComplexStep``: the built-ins, one pytest test per
-  check and scenario.
+  check and scenario; ``TestJax``, ``TestTorch``: the AD backends, the same way, skipped with
+  their reason where JAX / PyTorch is not installed (CI installs both:
+  ``tests/test_ad_backends.py::test_libraries_installed_in_ci``).
 * ``test_registered_backend_conforms``: every backend registered under the entry-point
   group ``jacli.backends`` — a plug-in is covered without anyone writing a class for it.
   Built-ins are never skipped; an unavailable plug-in is skipped with its own reason.
@@ -23,6 +25,7 @@ import numpy as np
 import pytest
 
 from jacli.backends import Block, Capabilities, Prep, backend_names, make_prep
+from jacli.backends._registry import OPTIONAL_BUILTIN
 from jacli.backends.complex_step import ComplexStep
 from jacli.backends.finite_diff import FiniteDiff
 from jacli.backends.symbolic import Symbolic
@@ -72,9 +75,26 @@ class TestComplexStep(BackendConformance):
     known_failures = KNOWN_FAILURES.get("complex", {})
 
 
+class TestJax(BackendConformance):
+    """Skipped, with the reason, where JAX is not installed (``pip install 'jacli[jax]'``)."""
+
+    backend = "jax"
+    known_failures = KNOWN_FAILURES.get("jax", {})
+
+
+class TestTorch(BackendConformance):
+    """Skipped, with the reason, where PyTorch is not installed (``pip install 'jacli[torch]'``)."""
+
+    backend = "torch"
+    known_failures = KNOWN_FAILURES.get("torch", {})
+
+
+CLASSES = (TestSympy, TestFiniteDiff, TestComplexStep, TestJax, TestTorch)
+
+
 def test_every_builtin_has_a_class():
-    classes = {c.backend for c in (TestSympy, TestFiniteDiff, TestComplexStep)}
-    builtins = {n for n in backend_names() if is_builtin(n)}
+    classes = {c.backend for c in CLASSES}
+    builtins = {n for n in backend_names() if is_builtin(n) or n in OPTIONAL_BUILTIN}
     assert builtins <= classes, f"built-in backends without a conformance class: {builtins - classes}"
 
 
@@ -97,7 +117,7 @@ def test_registered_backend_conforms(name):
             raise  # built-ins are never skipped
         pytest.skip(f"backend {name!r} is not available: {exc}")
     known = KNOWN_FAILURES.get(name, {})
-    has_class = name in {c.backend for c in (TestSympy, TestFiniteDiff, TestComplexStep)}
+    has_class = name in {c.backend for c in CLASSES}
     outcomes = run_suite(be, [s for s in SCENARIOS if s.name in BUILTIN_SMOKE] if has_class else SCENARIOS)
     assert outcomes, f"no check applied to backend {name!r}"
     unexpected = [str(o) for o in outcomes if not o.ok and (o.check, o.scenario) not in known]

@@ -1,7 +1,7 @@
 """The conformance suite's second order: its references, and its negative control.
 
 The built-ins run the second-order checks in ``test_conformance.py`` (``TestSympy``,
-``TestFiniteDiff``, ``TestComplexStep``, known failures there).  Here:
+``TestFiniteDiff``, ``TestComplexStep``, ``TestJax``, ``TestTorch``, known failures there).  Here:
 
 * the hand-derived Hessians agree with differences of the hand-derived Jacobians (no
   backend involved), are symmetric, and cover what the design asks for;

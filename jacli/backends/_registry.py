@@ -12,6 +12,10 @@ from functools import lru_cache
 from ..errors import BackendUnavailable, UsageError
 
 GROUP = "jacli.backends"
+#: Backends that ship with jacli and need only its required dependencies.
+BUILTIN = ("sympy", "fd", "complex")
+#: Backends that ship with jacli but need an extra (``pip install 'jacli[jax]'``): name -> extra.
+OPTIONAL_BUILTIN = {"jax": "jax", "torch": "torch"}
 
 
 @lru_cache(maxsize=1)
@@ -49,10 +53,10 @@ def backend_class(name: str):
 
 
 def backend_names() -> list:
-    """Registered backend names, built-ins first."""
-    builtin = ["sympy", "fd", "complex"]
+    """Registered backend names: built-ins, then those needing an extra, then plug-ins."""
+    first = list(BUILTIN) + list(OPTIONAL_BUILTIN)
     names = list(_entry_points())
-    return [n for n in builtin if n in names] + sorted(n for n in names if n not in builtin)
+    return [n for n in first if n in names] + sorted(n for n in names if n not in first)
 
 
 def parse_spec(spec: str) -> tuple:

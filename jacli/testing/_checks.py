@@ -85,11 +85,17 @@ def resolve_backend(backend):
 
 
 def is_builtin(name: str) -> bool:
-    """True for backends that ship with jacli (their entry point lives in ``jacli.``)."""
-    from ..backends._registry import _entry_points
+    """True for backends that ship with jacli and need nothing beyond its required
+    dependencies (their entry point lives in ``jacli.``): these are never skipped.
+
+    ``jax`` and ``torch`` ship with jacli but need an extra; like plug-ins, they are
+    skipped with their reason where their library is not installed.
+    """
+    from ..backends._registry import OPTIONAL_BUILTIN, _entry_points
 
     ep = _entry_points().get(name)
-    return ep is not None and ep.value.split(":")[0].startswith("jacli.")
+    return (ep is not None and ep.value.split(":")[0].startswith("jacli.")
+            and name not in OPTIONAL_BUILTIN)
 
 
 def _jacobian(be, sc: Scenario, X=None, **kw):

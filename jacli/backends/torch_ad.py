@@ -1,0 +1,76 @@
+"""``torch``: automatic differentiation with PyTorch's ``torch.func`` (extra ``jacli[torch]``).
+
+Expression models run as jacli's own generated code over ``torch`` functions (see
+:mod:`jacli.model._xpcode`); Python models run directly.  Jacobians by
+``torch.func.jacfwd`` or ``jacrev`` (whichever has fewer sweeps), products by
+``torch.func.jvp``/``vjp``, Hessians and Hessian-vector products forward over reverse,
+all ``torch.func.vmap``-ped over the points of a batch, in float64 on the CPU.  PyTorch
+runs eagerly: nothing is compiled, so there is no first-call delay beyond the import.
+Derivatives are exact up to rounding.  See :mod:`jacli.backends._xp_common`.
+
+PyTorch is imported on first use, never when jacli starts; ``available()`` only asks the
+import system whether it is installed.  Its thread count is PyTorch's own default
+(``torch.get_num_threads()``, one per core; set ``OMP_NUM_THREADS`` to change it).
+
+Examples
+--------
+>>> import jacli                                                  # doctest: +SKIP
+>>> m = jacli.model_from_expressions("x*y, sin(x) + y")          # doctest: +SKIP
+>>> jacli.jacobian(m, {"x": 0.0, "y": 2.0}, backend="torch").derivative[0].tolist()  # doctest: +SKIP
+[[2.0, 0.0], [1.0, 1.0]]
+"""
+from __future__ import annotations
+
+from ._xp_common import ADBackend, Library
+
+
+class TorchLibrary(Library):
+    name = "torch"
+    pad = False         # eager: any chunk size costs the same
+
+    def load(self):
+        import warnings
+
+        import torch
+        import torch.func
+
+        self.torch = torch
+        # PyTorch's forward mode loads its decompositions through torch.jit.script on first
+        # use, which warns that torch.jit.script is deprecated (PyTorch's own internals,
+        # nothing a user can act on): load them once here with that warning silenced.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            one = torch.ones(1, dtype=torch.float64)
+            torch.func.jvp(torch.sin, (one,), (one,))
+        return torch.func
+
+    def asarray(self, a):
+        import numpy as np
+
+        a = np.ascontiguousarray(a, dtype=np.float64)
+        if not a.flags.writeable:   # e.g. a broadcast vector: PyTorch wants its own memory
+            a = a.copy()
+        return self.torch.from_numpy(a)
+
+    def numpy(self, x):
+        return x.detach().numpy()
+
+    def index(self, idx):
+        return self.torch.as_tensor(idx, dtype=self.torch.int64)
+
+    def concat(self, parts):
+        return self.torch.cat(parts)
+
+    def symmetrize(self, H):
+        return 0.5 * (H + H.transpose(-1, -2))
+
+
+class Torch(ADBackend):
+    """Exact derivatives by PyTorch automatic differentiation (torch.func), vmapped."""
+
+    name = "torch"
+    description = ("exact: PyTorch automatic differentiation (torch.func jacfwd/jacrev, jvp, vjp, "
+                   "forward-over-reverse Hessians), vmapped; extra jacli[torch]")
+    library_class = TorchLibrary
+    module_name = "torch"
+    extra_name = "torch"
