@@ -669,3 +669,22 @@ def test_import_and_numeric_python_model_load_no_heavy_modules():
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == ""
+
+
+def test_symbolic_jacobian_of_a_python_model(capsys, monkeypatch):
+    """--symbolic traces the function (auto means sympy here) and prints exact entries."""
+    import json
+    import os
+
+    from helpers import run
+
+    sample = os.path.join(os.path.dirname(__file__), "..", "samples", "mlp.py")
+    code, out, err = run(capsys, monkeypatch, "jacobian", sample, "--symbolic", "--wrt", "b2",
+                         "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    text = doc["jacobian"][0][0]
+    # dL/db2 = (1/n) sum r: four residuals over n = 4 patterns
+    assert "tanh" in text and "b2" in text
+    code, out, err = run(capsys, monkeypatch, "jacobian", sample, "--symbolic", "-b", "fd")
+    assert code == 4 and "use --backend sympy" in err and err.count("\n") == 1

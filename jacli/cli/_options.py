@@ -282,7 +282,9 @@ def load_models(model_paths, expr, inputs, params, outputs=None):
 
     out_names = None
     if outputs is not None:
-        out_names = [s.strip() for s in outputs.split(",") if s.strip()]
+        from .._io import split_list
+
+        out_names = [s.strip() for s in split_list(outputs) if s.strip()]
         if not out_names:
             raise UsageError("--outputs: give one or more comma-separated names")
     if len(model_paths) <= 1:

@@ -415,9 +415,8 @@ def _symbolic(model, o, keyed):
     grads, hessians = _symbolic_hessians(objectives, names)
     k = len(names)
     flat = [g for gs in grads.values() for g in gs] + [e for H in hessians.values() for e in H]
-    memo: dict = {}        # symmetric entries share one expression: simplify it once
-    sym = [memo[e] if e in memo else memo.setdefault(e, _sympy.simplified(e))
-           for e in _sympy.to_sympy(flat + list(objectives.values()))]
+    # symmetric entries share one expression: simplify_all simplifies it once
+    sym = _sympy.simplify_all(_sympy.to_sympy(flat + list(objectives.values())))
     text = [_sympy.jacli_str(e) for e in sym]
     q = len(objectives)
     g_text = {n: text[i * k:(i + 1) * k] for i, n in enumerate(objectives)}

@@ -179,11 +179,12 @@ def _console(fp, output):
 def _symbolic(model, wrt, backend, fmt, output, sparsity):
     from .._io import atomic_open
     from ..backends import get_backend
-    from ..backends.symbolic import symbolic_jacobian
+    from ..backends.symbolic import expression_model, symbolic_jacobian
     from ..errors import CapabilityError
     from ..model import _sympy
 
-    be = get_backend(backend, model)
+    # expressions come from sympy (auto means sympy here, Python models included)
+    be = get_backend("sympy" if backend == "auto" else backend, model)
     if not be.capabilities.symbolic_output:
         raise CapabilityError(f"backend '{be.name}' gives numbers, not expressions; "
                               "use --backend sympy for --symbolic")
@@ -191,16 +192,17 @@ def _symbolic(model, wrt, backend, fmt, output, sparsity):
         raise UsageError(f"--symbolic supports --format table, json or latex, not {fmt}")
     names = tuple(wrt) if wrt else model.input_names
     be.prepare(model, "jacobian", names)  # validates --wrt with the standard messages
+    model = expression_model(model)       # a Python model traced into expressions
     nodes = symbolic_jacobian(model, names)
     import numpy as np
 
     structure = np.array([[not (d.op == "const" and d.val == 0) for d in row] for row in nodes], dtype=bool)
     flat = [d for row in nodes for d in row]
-    sym = [_sympy.simplified(e) for e in _sympy.to_sympy(flat)]
+    sym = _sympy.simplify_all(_sympy.to_sympy(flat))
     k = len(names)
     strings = [[_sympy.jacli_str(sym[i * k + j]) for j in range(k)] for i in range(len(nodes))]
-    values = [_sympy.jacli_str(_sympy.simplified(e))
-              for e in _sympy.to_sympy([eq.expr for eq in model.outputs])]
+    values = [_sympy.jacli_str(e) for e in
+              _sympy.simplify_all(_sympy.to_sympy([eq.expr for eq in model.outputs]))]
     with atomic_open(output) as fp:
         if fmt == "json":
             from ..render.json import symbolic_document

@@ -10,6 +10,7 @@ from fractions import Fraction
 from . import _expr
 
 _SIMPLIFY_MAX_OPS = 60   # sympy.simplify is exponential-ish: only small entries get it
+_SIMPLIFY_UNTIMED_OPS = 12   # ... and without a timer, only tiny ones
 
 
 def to_sympy(roots, *, params: dict | None = None):
@@ -62,16 +63,71 @@ def to_sympy(roots, *, params: dict | None = None):
     return res[0] if single else res
 
 
-def simplified(e):
-    """A sensible simplification: full ``simplify`` for small entries, ``cancel``-free otherwise."""
+class _OutOfTime(BaseException):
+    """Raised by the alarm inside a simplification that ran out of time (not an Exception,
+    so SymPy's own ``except Exception`` clauses cannot swallow it)."""
+
+
+def _alarm_usable() -> bool:
+    import signal
+    import threading
+
+    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+
+def simplified(e, *, seconds: float = 0.5):
+    """A sensible simplification: ``simplify`` for small entries, within a time limit.
+
+    ``sympy.simplify`` has no time bound and can run for minutes on a 40-operation entry
+    with hyperbolic functions and many symbols; it gets ``seconds`` (an interval timer, in
+    the main thread) and the entry is returned as derived when it runs out.  Where no timer
+    can be set (other threads, Windows) only very small entries are simplified.
+    """
     import sympy as sp
 
     if e.is_Number or e.is_Symbol:
         return e
-    if sp.count_ops(e) <= _SIMPLIFY_MAX_OPS:
+    ops = sp.count_ops(e)
+    if ops > _SIMPLIFY_MAX_OPS:
+        return e
+    if not _alarm_usable():
+        if ops > _SIMPLIFY_UNTIMED_OPS:
+            return e
         s = sp.simplify(e)
-        return s if sp.count_ops(s) <= sp.count_ops(e) else e
-    return e
+        return s if sp.count_ops(s) <= ops else e
+    import signal
+
+    def _raise(signum, frame):
+        raise _OutOfTime()
+
+    old = signal.signal(signal.SIGALRM, _raise)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            s = sp.simplify(e)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except _OutOfTime:
+        return e
+    finally:
+        signal.signal(signal.SIGALRM, old)
+    return s if sp.count_ops(s) <= ops else e
+
+
+def simplify_all(exprs, *, seconds: float = 0.5, total: float = 10.0) -> list:
+    """:func:`simplified` of each expression (equal ones once), within ``total`` seconds overall;
+    entries past the budget are returned as derived."""
+    import time
+
+    deadline = time.monotonic() + total
+    memo: dict = {}
+    out = []
+    for e in exprs:
+        if e not in memo:
+            left = deadline - time.monotonic()
+            memo[e] = simplified(e, seconds=min(seconds, left)) if left > 0.01 else e
+        out.append(memo[e])
+    return out
 
 
 def jacli_str(e) -> str:
