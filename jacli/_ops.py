@@ -11,6 +11,10 @@ _DIAGNOSE_PER_BATCH = 50   # points per batch whose failure is traced to the fai
 UNRELIABLE_REL = 1e-4      # error estimate / row scale above which a numeric result is not "ok"
 SCALE_FLOOR_REL = 1e-8     # floor of that scale, relative to 1 + max |f| (stationary points)
 ROW_FLOOR_REL = 1e-6       # ... and relative to the point's largest derivative (zero rows)
+#: The floor for second derivatives: differences of differences lose twice the digits
+#: (rounding error ~ eps·|f|/h² ~ 1e-8·|f| for unit-scale inputs), so a Hessian that is
+#: exactly zero (a linear output) is judged against 1e-6·(1 + |f|), not 1e-8·(1 + |f|).
+SCALE_FLOOR_REL_2 = 1e-6
 
 
 def _as_model(model, params):
@@ -589,7 +593,20 @@ def point_status(model, p, A, value, D, err=None):
             # largest derivative instead.
             fmag = np.nan_to_num(np.abs(value), nan=0.0, posinf=0.0).max(axis=1)
             dmag = np.nan_to_num(np.abs(Dm), nan=0.0, posinf=0.0).reshape(N, -1).max(axis=1)
-            floor = np.maximum(SCALE_FLOOR_REL * (1.0 + fmag), ROW_FLOOR_REL * dmag)[:, None, None]
+            if p.op == "hessian":
+                # Entry (a, b) has the units of f / (x_a x_b): scale the floor by the inputs'
+                # magnitudes (the point's, else the nominal's, else 1), so small-valued inputs
+                # (x = 0.01 m) do not make an exactly zero Hessian look unreliable.
+                k = len(p.wrt)
+                xs = np.abs(np.asarray(A, dtype=float)[:, list(p.wrt_idx)])
+                nom = _nominal_scales(model, p)
+                xs = np.where(xs > 0, xs, nom[None, :])
+                outer = (xs[:, :, None] * xs[:, None, :]).reshape(N, 1, k * k)
+                floor = np.maximum(SCALE_FLOOR_REL_2 * (1.0 + fmag)[:, None, None] / outer,
+                                   ROW_FLOOR_REL * dmag[:, None, None])
+            else:
+                rel = SCALE_FLOOR_REL_2 if p.op == "hvp" else SCALE_FLOOR_REL
+                floor = np.maximum(rel * (1.0 + fmag), ROW_FLOOR_REL * dmag)[:, None, None]
             ratio = Em / np.maximum(scale, floor)
         worst = np.nan_to_num(ratio, nan=0.0, posinf=0.0).reshape(N, -1).max(axis=1)
         for i in np.flatnonzero((worst > UNRELIABLE_REL) & (status == 0)):
@@ -598,6 +615,16 @@ def point_status(model, p, A, value, D, err=None):
                            "result is unreliable (a singularity or kink near this point?); try "
                            "--backend sympy or complex")
     return status, tuple(messages)
+
+
+def _nominal_scales(model, p):
+    """|nominal value| of each differentiation variable, 1 where it is 0."""
+    import numpy as np
+
+    values = dict(zip(model.input_names, model.nominal))
+    values.update(model.param_values)
+    v = np.abs(np.array([float(values.get(w, 0.0)) for w in p.wrt]))
+    return np.where(v > 0, v, 1.0)
 
 
 def diagnose(model, a_row, output_indices) -> Optional[str]:

@@ -370,3 +370,26 @@ def test_errors_are_one_line_with_exit_code(capsys, monkeypatch, args, code, pat
 def test_help(capsys, monkeypatch):
     code, out, _ = run(capsys, monkeypatch, "hessian", "--help")
     assert code == 0 and "Examples" in out and "--matrix-free" in out and "--of" in out
+
+
+def test_fd_hessian_of_a_linear_output_is_ok(capsys, monkeypatch):
+    """An exactly zero Hessian by differences has rounding-level estimates: not 'unreliable'
+    (the floor follows second differences and the inputs' scale: x = 0.01 m in coulomb_friction)."""
+    import json
+
+    for args in (["-e", "3*x + 2*y", "--at", "x=1,y=2"],
+                 [str(ROOT / "samples" / "coulomb_friction.toml"), "--all"]):
+        code, out, err = run(capsys, monkeypatch, "hessian", *args, "-b", "fd", "--format", "json")
+        assert code == 0, err
+        doc = json.loads(out)
+        assert doc["status"] == "ok"
+
+
+def test_fd_hessian_across_a_kink_is_not_converged_without_a_crash(capsys, monkeypatch):
+    import json
+
+    code, out, err = run(capsys, monkeypatch, "hessian", "-e", "abs(x - 1) + y^2",
+                         "--at", "x=1.0000001,y=2", "-b", "fd", "--format", "json")
+    assert code == 5 and err.count("\n") == 1 and "not smooth" in err
+    doc = json.loads(out)
+    assert doc["status"] == "not_converged" and doc["curvature"] is None

@@ -212,7 +212,8 @@ def _batch(model, o):
 
 def _with_curvature(res, rtol, gtol):
     """``res`` with ``extra["curvature"]``: per point, per output, the
-    :func:`jacli.curvature.analyze` report as a dict (None where the Hessian is not finite)."""
+    :func:`jacli.curvature.analyze` report as a dict (None where the Hessian or its error
+    estimate is not finite)."""
     import numpy as np
     from dataclasses import replace
 
@@ -226,7 +227,9 @@ def _with_curvature(res, rtol, gtol):
         per = []
         for q in range(H.shape[1]):
             h = H[i, q]
-            if not np.isfinite(h).all():
+            if not np.isfinite(h).all() or (E is not None and not np.isfinite(E[i, q]).all()) \
+                    or (GE is not None and not np.isfinite(GE[i, q]).all()):
+                # no finite Hessian, or an estimate without a finite error: nothing to analyse
                 per.append(None)
                 continue
             g = G[i, q] if G is not None and np.isfinite(G[i, q]).all() else None

@@ -562,7 +562,7 @@ def _list_text(values, limit: int = 8) -> str:
 def curvature_lines(c: Optional[dict], what: str = "H") -> list:
     """The curvature summary (a :meth:`jacli.curvature.CurvatureReport.to_dict`) as text lines."""
     if c is None:
-        return [Text("curvature: not available (the Hessian is not finite here)", style="red")]
+        return [Text("curvature: not available (the Hessian or its error estimate is not finite here)", style="red")]
     lines = []
     if c.get("eigenvalues") is None:
         lines.append(Text(f"curvature: {c.get('message') or 'not available'}", style="red"))
