@@ -535,9 +535,14 @@ def point_status(model, p, A, value, D, err=None):
     N = value.shape[0]
     status = np.zeros(N, dtype=int)
     messages: list = [None] * N
-    vbad = ~np.isfinite(value).all(axis=1)
     dflat = D.reshape(N, -1)
-    dbad = ~np.isfinite(dflat).all(axis=1)
+    if np.isfinite(value).all() and np.isfinite(dflat).all():
+        # the usual case, checked as a whole (row-wise all() over a short axis is 8x slower:
+        # 4 ms of a 25 ms batch of 1e5 vector-Jacobian products)
+        vbad = dbad = np.zeros(N, dtype=bool)
+    else:
+        vbad = ~np.isfinite(value).all(axis=1)
+        dbad = ~np.isfinite(dflat).all(axis=1)
     diagnosed = 0
     python = getattr(model, "function", None) is not None
     for i in np.flatnonzero(vbad | dbad):

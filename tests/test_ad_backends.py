@@ -274,6 +274,11 @@ def test_bucket_sizes():
     assert XP._bucket(3, 2 ** 15, 1) == 8 and XP._bucket(1, 2 ** 15, 1) == 1
 
 
+def _jit_choices(eng):
+    """Compile-or-not decisions of an engine's jacobian kernels (jit=auto)."""
+    return {c for key, k in eng._kernels.items() if key[0] == "jacobian" for c in k.choice.values()}
+
+
 def test_jax_compiles_small_programs_and_runs_huge_ones_uncompiled(monkeypatch):
     """jit=auto compiles unless the traced program is larger than JIT_MAX_EQNS; jit=no and
     a forced eager run give the same numbers."""
@@ -284,12 +289,12 @@ def test_jax_compiles_small_programs_and_runs_huge_ones_uncompiled(monkeypatch):
     X = np.array([[0.5, 1.0], [2.0, -1.0]])
     ref = jacli.jacobian(model, X, backend="jax")
     eng = get_backend("jax").prepare(model, "jacobian").data
-    assert set(eng._kernels[("jacobian", "auto")].choice.values()) == {True}
+    assert _jit_choices(eng) == {True}
     monkeypatch.setattr(jax_ad, "JIT_MAX_EQNS", 0)
     m2 = jacli.model_from_expressions("u = x*exp(y), v = atan2(y, x) + 0")   # a fresh engine
     r = jacli.jacobian(m2, X, backend="jax")
     eng2 = get_backend("jax").prepare(m2, "jacobian").data
-    assert set(eng2._kernels[("jacobian", "auto")].choice.values()) == {False}
+    assert _jit_choices(eng2) == {False}
     np.testing.assert_allclose(r.derivative, ref.derivative, rtol=1e-15)
     r = jacli.jacobian(model, X, backend="jax:jit=no")
     assert r.backend == "jax:jit=no"
@@ -380,3 +385,17 @@ def test_libraries_installed_in_ci():
     """CI installs jacli[jax,torch]: there, the AD backends' tests must run, not skip."""
     missing = [m for m in LIBS.values() if not _installed(m)]
     assert not missing, f"CI must install {missing} (pip install -e '.[test,jax,torch]')"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_python_model_that_cannot_be_traced(backend, tmp_path, capsys, monkeypatch):
+    """Python ``if`` on a value cannot run under JAX/PyTorch transformations: exit 4 with one
+    line naming the user's line and what to do, no traceback."""
+    path = tmp_path / "branchy.py"
+    path.write_text('INPUTS = {"x": 0.5, "y": 1.5}\n\n\ndef f(x, y):\n    if x > 0:\n'
+                    '        return [x * y, y]\n    return [-x * y, y]\n')
+    code, out, err = run(capsys, monkeypatch, "jacobian", str(path), "-b", backend)
+    assert code == 4 and out == "", err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and f"backend '{backend}' cannot run" in lines[0] and "branchy.py:5" in lines[0]
+    assert "--backend fd" in lines[0]

@@ -48,8 +48,15 @@ from ._protocol import Backend, Block, Capabilities, Prep, make_prep
 
 #: Output numbers (float64) one chunk of points may produce: 2**22 = 32 MiB.
 CHUNK_ENTRIES = 2 ** 22
-#: Most points in one chunk (more gains nothing once the vectors are long).
-MAX_CHUNK_POINTS = 2 ** 15
+#: Longest vector one operation of a kernel works on (points x directions pushed or pulled
+#: at once): 2**17 keeps a chunk's temporaries in cache (measured, 10 x 10 Jacobians at 1e5
+#: points, i.e. 8192-point chunks: JAX 2x, PyTorch 1.5x faster than all points at once).
+MAX_CHUNK_WIDTH = 2 ** 17
+#: Most points in one chunk, whatever the kernel (products: 16384 measured best at 1e5).
+MAX_CHUNK_POINTS = 2 ** 14
+#: Chunks dispatched ahead of the one being copied out (JAX dispatches asynchronously: the
+#: next chunks compute while this one is converted).
+PIPELINE = 3
 #: Prepared engines kept per process (expression models, keyed on their fingerprint).
 ENGINE_CACHE_SIZE = 64
 
@@ -76,8 +83,9 @@ class Library:
     def load(self):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def jit(self, fn, mode: str = "auto"):
-        """``fn`` compiled (JAX) or as it is (PyTorch); ``mode`` is the backend's ``jit`` option."""
+    def jit(self, fn, options: dict):
+        """``fn`` ready to call: compiled (JAX), or wrapped to run with the backend's thread
+        count (PyTorch); ``options`` are the backend's options."""
         return fn
 
     def asarray(self, a):  # pragma: no cover - abstract
@@ -105,129 +113,177 @@ def is_python_model(model) -> bool:
     return getattr(model, "function", None) is not None
 
 
-def point_function(model, symbols, wrt_idx, lib: Library):
-    """``g(w, z) -> (m,)`` in ``lib``'s arrays (see the module docstring)."""
-    s = len(symbols)
+def point_maker(model, lib: Library):
+    """``make(layout) -> g(w, zb, zs)``: the model at one point in ``lib``'s arrays.
+
+    ``layout = (B, S, wrt_idx)``: the symbol columns carried per point (``zb``, in B's
+    order), those shared by every point of the batch (``zs``: parameters that are not
+    differentiated, passed once rather than once per point) and the differentiation
+    variables, whose values ``w`` replace their columns.
+    """
     if is_python_model(model):
         flat = model.function.flat
-        # z with its wrt columns replaced by w, as one gather from concat([z, w]).
-        perm = list(range(s))
-        for j, i in enumerate(wrt_idx):
-            perm[i] = s + j
-        index = lib.index(perm)
         concat = lib.concat
 
-        def g(w, z):
-            return flat(concat([z, w])[index])
-        return g
+        def make(layout):
+            B, S, wrt_idx = layout
+            # the full row z as one gather from concat([zb, zs, w])
+            perm = [0] * (len(B) + len(S))
+            for p, i in enumerate(B):
+                perm[i] = p
+            for p, i in enumerate(S):
+                perm[i] = len(B) + p
+            for j, i in enumerate(wrt_idx):
+                perm[i] = len(B) + len(S) + j
+            index = lib.index(perm)
+
+            def g(w, zb, zs):
+                return flat(concat([zb, zs, w])[index])
+            return g
+        return make
 
     from ..model._xpcode import point_function as expr_point_function
 
     raw = expr_point_function(model, lib.name)
-    src = [("z", i) for i in range(s)]
-    for j, i in enumerate(wrt_idx):
-        src[i] = ("w", j)
 
-    def g(w, z):
-        return raw([w[i] if where == "w" else z[i] for where, i in src])
-    return g
+    def make(layout):
+        B, S, wrt_idx = layout
+        src = [None] * (len(B) + len(S))
+        for p, i in enumerate(B):
+            src[i] = (0, p)
+        for p, i in enumerate(S):
+            src[i] = (1, p)
+        for j, i in enumerate(wrt_idx):
+            src[i] = (2, j)
+        src = tuple(src)
+
+        def g(w, zb, zs):
+            parts = (zb, zs, w)
+            return raw([parts[a][p] for a, p in src])
+        return g
+    return make
 
 
 # ----------------------------------------------------------------------------- kernels
 
 
 class Engine:
-    """The compiled kernels of one (model, wrt) for one library, built on first use."""
+    """The kernels of one (model, wrt) for one library, built (and compiled) on first use.
 
-    def __init__(self, lib: Library, g, m: int, k: int):
-        self.lib, self.g, self.m, self.k = lib, g, m, k
+    A kernel takes the per-point columns ZB (N, |B|), the op's per-point vectors (jvp,
+    vjp, hvp), then the shared columns ZS (|S|,) and a shared block of directions (blocked
+    Jacobians); it computes ``w = ZB[:, wrt]`` itself.
+    """
+
+    def __init__(self, lib: Library, make, n_inputs: int, n_symbols: int, wrt_idx: tuple, m: int,
+                 function=None):
+        self.lib, self.make, self.m, self.k = lib, make, m, len(wrt_idx)
+        self.function = function          # the PythonFunction of a Python model, else None
+        self.n_inputs, self.n_symbols, self.wrt_idx = n_inputs, n_symbols, tuple(wrt_idx)
         self._kernels: dict = {}
 
-    def kernel(self, op: str, jit: str = "auto"):
-        fn = self._kernels.get((op, jit))
+    def layout(self, A):
+        """``(B, S, wrt_idx)`` for the batch ``A``: parameters that are not differentiated
+        and have one value over the whole batch are shared, every other column is per point."""
+        cand = [i for i in range(self.n_inputs, self.n_symbols) if i not in self.wrt_idx]
+        if cand and A.shape[0] > 0:
+            P = A[:, cand]
+            if not (P == P[:1]).all():
+                cand = []
+        S = tuple(cand)
+        B = tuple(i for i in range(self.n_symbols) if i not in S)
+        return B, S, self.wrt_idx
+
+    def kernel(self, op: str, options: tuple, layout):
+        """The kernel of ``op`` for the backend options ``options`` (sorted items)."""
+        key = (op, options, layout)
+        fn = self._kernels.get(key)
         if fn is None:
-            fn = self.lib.jit(getattr(self, "_build_" + op)(), jit)
-            self._kernels[(op, jit)] = fn
+            B, S, wrt_idx = layout
+            wpos = [B.index(i) for i in wrt_idx]
+            fn = self.lib.jit(getattr(self, "_build_" + op)(self.make(layout), self.lib.index(wpos)),
+                              dict(options))
+            self._kernels[key] = fn
         return fn
 
-    def _aux(self):
-        g = self.g
-
-        def f(w, z):
-            y = g(w, z)
+    @staticmethod
+    def _aux(g):
+        def f(w, zb, zs):
+            y = g(w, zb, zs)
             return y, y
         return f
 
-    def _build_jacobian(self):
+    def _build_jacobian(self, g, wpos):
         ad = self.lib.ad
         jac = ad.jacfwd if self.k <= self.m else ad.jacrev
-        inner = jac(self._aux(), has_aux=True)
+        inner = jac(self._aux(g), has_aux=True)
 
-        def point(w, z):
-            J, y = inner(w, z)
+        def point(zb, zs):
+            J, y = inner(zb[wpos], zb, zs)
             return y, J
-        return ad.vmap(point, (0, 0))
+        return ad.vmap(point, (0, None))
 
-    def _build_jacobian_fwd_block(self):
+    def _build_jacobian_fwd_block(self, g, wpos):
         """J E^T for a block E (c, k) of directions: (y (m,), (m, c))."""
-        ad, g = self.lib.ad, self.g
+        ad = self.lib.ad
 
-        def point(w, z, E):
-            f = lambda w_: g(w_, z)  # noqa: E731
+        def point(zb, zs, E):
+            f = lambda w_: g(w_, zb, zs)  # noqa: E731
+            w = zb[wpos]
             cols = ad.vmap(lambda e: ad.jvp(f, (w,), (e,))[1], (0,))(E)   # (c, m)
             return f(w), cols.T
-        return ad.vmap(point, (0, 0, None))
+        return ad.vmap(point, (0, None, None))
 
-    def _build_jacobian_rev_block(self):
+    def _build_jacobian_rev_block(self, g, wpos):
         """U J for a block U (c, m) of cotangents: (y (m,), (c, k))."""
-        ad, g = self.lib.ad, self.g
+        ad = self.lib.ad
 
-        def point(w, z, U):
-            y, pull = ad.vjp(lambda w_: g(w_, z), w)
+        def point(zb, zs, U):
+            y, pull = ad.vjp(lambda w_: g(w_, zb, zs), zb[wpos])
             rows = ad.vmap(lambda u: pull(u)[0], (0,))(U)                  # (c, k)
             return y, rows
+        return ad.vmap(point, (0, None, None))
+
+    def _build_jvp(self, g, wpos):
+        ad = self.lib.ad
+
+        def point(zb, v, zs):
+            return ad.jvp(lambda w_: g(w_, zb, zs), (zb[wpos],), (v,))
         return ad.vmap(point, (0, 0, None))
 
-    def _build_jvp(self):
-        ad, g = self.lib.ad, self.g
+    def _build_vjp(self, g, wpos):
+        ad = self.lib.ad
 
-        def point(w, z, v):
-            return ad.jvp(lambda w_: g(w_, z), (w,), (v,))
-        return ad.vmap(point, (0, 0, 0))
-
-    def _build_vjp(self):
-        ad, g = self.lib.ad, self.g
-
-        def point(w, z, u):
-            y, pull = ad.vjp(lambda w_: g(w_, z), w)
+        def point(zb, u, zs):
+            y, pull = ad.vjp(lambda w_: g(w_, zb, zs), zb[wpos])
             return y, pull(u)[0]
-        return ad.vmap(point, (0, 0, 0))
+        return ad.vmap(point, (0, 0, None))
 
-    def _grad_aux(self):
-        grad = self.lib.ad.jacrev(self._aux(), has_aux=True)
+    def _grad_aux(self, g):
+        grad = self.lib.ad.jacrev(self._aux(g), has_aux=True)
 
-        def f(w, z):
-            J, y = grad(w, z)
+        def f(w, zb, zs):
+            J, y = grad(w, zb, zs)
             return J, (J, y)
         return f
 
-    def _build_hessian(self):
+    def _build_hessian(self, g, wpos):
         ad, lib = self.lib.ad, self.lib
-        hess = ad.jacfwd(self._grad_aux(), has_aux=True)
+        hess = ad.jacfwd(self._grad_aux(g), has_aux=True)
 
-        def point(w, z):
-            H, (J, y) = hess(w, z)
+        def point(zb, zs):
+            H, (J, y) = hess(zb[wpos], zb, zs)
             return y, J, lib.symmetrize(H)
-        return ad.vmap(point, (0, 0))
+        return ad.vmap(point, (0, None))
 
-    def _build_hvp(self):
+    def _build_hvp(self, g, wpos):
         ad = self.lib.ad
-        grad = ad.jacrev(self._aux(), has_aux=True)
+        grad = ad.jacrev(self._aux(g), has_aux=True)
 
-        def point(w, z, v):
-            (J, y), (HV, _) = ad.jvp(lambda w_: grad(w_, z), (w,), (v,))
+        def point(zb, v, zs):
+            (J, y), (HV, _) = ad.jvp(lambda w_: grad(w_, zb, zs), (zb[wpos],), (v,))
             return y, HV
-        return ad.vmap(point, (0, 0, 0))
+        return ad.vmap(point, (0, 0, None))
 
 
 def engine(lib_cls, model, prep: Prep) -> Engine:
@@ -269,8 +325,8 @@ def library(lib_cls) -> Library:
 
 def _new_engine(lib_cls, model, prep) -> Engine:
     lib = library(lib_cls)
-    g = point_function(model, prep.symbols, prep.wrt_idx, lib)
-    return Engine(lib, g, len(prep.outputs), len(prep.wrt))
+    return Engine(lib, point_maker(model, lib), len(model.input_names), len(prep.symbols), prep.wrt_idx,
+                  len(prep.outputs), model.function if is_python_model(model) else None)
 
 
 # ----------------------------------------------------------------------------- the driver
@@ -288,9 +344,10 @@ def _bucket(n: int, cap: int, smallest: int) -> int:
     return min(b, cap)
 
 
-def _chunks(N: int, per_point: int, lib: Library):
-    """``[(start, stop, padded_size)]`` covering N points."""
-    cap = max(1, min(MAX_CHUNK_POINTS, CHUNK_ENTRIES // max(per_point, 1)))
+def _chunks(N: int, per_point: int, lib: Library, width: int = 1):
+    """``[(start, stop, padded_size)]`` covering N points: at most CHUNK_ENTRIES output
+    numbers (``per_point`` per point) and MAX_CHUNK_WIDTH points x ``width`` directions."""
+    cap = max(1, min(MAX_CHUNK_POINTS, CHUNK_ENTRIES // max(per_point, 1), MAX_CHUNK_WIDTH // max(width, 1)))
     cap = 1 << (cap.bit_length() - 1)   # a power of two
     out = []
     s = 0
@@ -312,26 +369,35 @@ def _pad(a, size):
     return np.concatenate([a, np.repeat(a[-1:], size - n, axis=0)])
 
 
-def run(lib: Library, kernel, arrays, shared=(), per_point: int = 1, out_shapes=()):
+def run(lib: Library, kernel, arrays, shared=(), per_point: int = 1, width: int = 1, out_shapes=()):
     """Apply ``kernel(*chunk_arrays, *shared)`` over chunks of points.
 
     ``arrays``: NumPy arrays with N rows (chunked); ``shared``: NumPy arrays passed whole
-    to every chunk; ``out_shapes``: the per-point shape of each output.  Returns NumPy
-    arrays (N, *shape).
+    to every chunk; ``per_point``: output numbers per point; ``width``: directions the
+    kernel pushes or pulls at once (its vectors are points x width long); ``out_shapes``:
+    the per-point shape of each output.  Returns NumPy arrays (N, *shape).
     """
     import numpy as np
 
     N = arrays[0].shape[0]
     sh = [lib.asarray(x) for x in shared]
-    parts = _chunks(N, per_point, lib)
+    parts = _chunks(N, per_point, lib, width)
     if len(parts) == 1 and parts[0][2] == N:
         outs = kernel(*[lib.asarray(a) for a in arrays], *sh)
         return [lib.numpy(o) for o in outs]
     res = [np.empty((N,) + tuple(s)) for s in out_shapes]
-    for s, e, size in parts:
-        outs = kernel(*[lib.asarray(_pad(a[s:e], size)) for a in arrays], *sh)
+    pending: list = []
+
+    def copy_out(s, e, outs):
         for r, o in zip(res, outs):
             r[s:e] = lib.numpy(o)[:e - s]
+
+    for s, e, size in parts:
+        pending.append((s, e, kernel(*[lib.asarray(_pad(a[s:e], size)) for a in arrays], *sh)))
+        if len(pending) > PIPELINE:
+            copy_out(*pending.pop(0))
+    for item in pending:
+        copy_out(*item)
     return res
 
 
@@ -362,8 +428,27 @@ class ADBackend(Backend):
         return False, (f"{cls.module_name} is not installed; install it with "
                        f"pip install 'jacli[{cls.extra_name}]'")
 
-    def _kernel(self, eng, op):
-        return eng.kernel(op, self.options_dict.get("jit", "auto"))
+    def _run(self, eng, kernel, arrays, **kw):
+        """:func:`run`; a Python model's code that cannot run under the library (Python
+        ``if`` on a value, ``math.sin``, ``float(x)``, NumPy calls...) is a CapabilityError
+        naming the user's line, not an internal error."""
+        if eng.function is None:
+            return run(eng.lib, kernel, arrays, **kw)
+        try:
+            return run(eng.lib, kernel, arrays, **kw)
+        except Exception as exc:  # noqa: BLE001 - whatever the user's code raised under tracing
+            from ..errors import CapabilityError
+            from ..model._python import describe_exception
+
+            fn = eng.function
+            _, where = describe_exception(exc, fn.filename, fn.path)
+            raise CapabilityError(
+                f"backend '{self.name}' cannot run {fn.label} under {eng.lib.name} ({where}); write it "
+                f"with array operations only (xp.where instead of if on values, xp.sin instead of "
+                f"math.sin), or use --backend fd") from exc
+
+    def _kernel(self, eng, op, layout):
+        return eng.kernel(op, tuple(sorted(self.options_dict.items())), layout)
 
     def prepare(self, model, op, wrt=None) -> Prep:
         prep = make_prep(self, model, op, wrt)
@@ -371,37 +456,44 @@ class ADBackend(Backend):
         return Prep(**{**prep.__dict__, "data": eng})
 
     @staticmethod
-    def _split(prep, A):
+    def _split(eng, A):
+        """``(layout, ZB, ZS)``: per-point columns and shared columns of A (see Engine.layout)."""
         import numpy as np
 
-        A = np.ascontiguousarray(A, dtype=np.float64)
-        W = np.ascontiguousarray(A[:, list(prep.wrt_idx)])
-        return A, W
+        A = np.asarray(A, dtype=np.float64)
+        layout = eng.layout(A)
+        B, S, _ = layout
+        if not S:
+            return layout, A, np.zeros(0)
+        # B is usually the leading columns (inputs, then differentiated parameters): a view,
+        # copied once when each chunk goes to the library.
+        ZB = A[:, :len(B)] if B == tuple(range(len(B))) else A[:, list(B)]
+        return layout, ZB, np.ascontiguousarray(A[0, list(S)])
 
     def jacobian(self, prep: Prep, A) -> Block:
         import numpy as np
 
         eng: Engine = prep.data
-        A, W = self._split(prep, A)
+        layout, ZB, ZS = self._split(eng, A)
         m, k = eng.m, eng.k
         if m * k <= CHUNK_ENTRIES:
-            y, J = run(eng.lib, self._kernel(eng, "jacobian"), [W, A], per_point=m + m * k,
-                       out_shapes=[(m,), (m, k)])
+            y, J = self._run(eng, self._kernel(eng, "jacobian", layout), [ZB], shared=[ZS], per_point=m + m * k,
+                       width=min(m, k), out_shapes=[(m,), (m, k)])
             return Block(value=y, derivative=J, error=None, nfev=1)
         # One point's Jacobian alone exceeds the chunk: blocks of directions, point by point.
-        N = A.shape[0]
+        N = ZB.shape[0]
         J = np.empty((N, m, k))
         y = None
         fwd = k <= m
         width, other = (k, m) if fwd else (m, k)
         c = max(1, CHUNK_ENTRIES // other)
         c = 1 << (c.bit_length() - 1)
-        kern = self._kernel(eng, "jacobian_fwd_block" if fwd else "jacobian_rev_block")
+        kern = self._kernel(eng, "jacobian_fwd_block" if fwd else "jacobian_rev_block", layout)
         for s in range(0, width, c):
             e = min(s + c, width)
             E = np.zeros((c, width))
             E[np.arange(e - s), np.arange(s, e)] = 1.0
-            yb, blk = run(eng.lib, kern, [W, A], shared=[E], per_point=m + other * c,
+            yb, blk = self._run(eng, kern, [ZB], shared=[ZS, E], per_point=m + other * c, width=c,
                           out_shapes=[(m,), (m, c) if fwd else (c, k)])
             if y is None:
                 y = yb
@@ -411,41 +503,34 @@ class ADBackend(Backend):
                 J[:, s:e, :] = blk[:, :e - s, :]
         return Block(value=y, derivative=J, error=None, nfev=1)
 
-    def jvp(self, prep: Prep, A, V) -> Block:
+    def _product(self, prep, op, A, V, per_point, width, out_shapes):
         import numpy as np
 
         eng: Engine = prep.data
-        A, W = self._split(prep, A)
+        layout, ZB, ZS = self._split(eng, A)
         V = np.ascontiguousarray(V, dtype=np.float64)
-        y, jv = run(eng.lib, self._kernel(eng, "jvp"), [W, A, V], per_point=2 * eng.m,
-                    out_shapes=[(eng.m,), (eng.m,)])
+        return self._run(eng, self._kernel(eng, op, layout), [ZB, V], shared=[ZS], per_point=per_point,
+                   width=width, out_shapes=out_shapes)
+
+    def jvp(self, prep: Prep, A, V) -> Block:
+        m = len(prep.outputs)
+        y, jv = self._product(prep, "jvp", A, V, 2 * m, 1, [(m,), (m,)])
         return Block(value=y, derivative=jv, error=None, nfev=1)
 
     def vjp(self, prep: Prep, A, U) -> Block:
-        import numpy as np
-
-        eng: Engine = prep.data
-        A, W = self._split(prep, A)
-        U = np.ascontiguousarray(U, dtype=np.float64)
-        y, uj = run(eng.lib, self._kernel(eng, "vjp"), [W, A, U], per_point=eng.m + eng.k,
-                    out_shapes=[(eng.m,), (eng.k,)])
+        m, k = len(prep.outputs), len(prep.wrt)
+        y, uj = self._product(prep, "vjp", A, U, m + k, 1, [(m,), (k,)])
         return Block(value=y, derivative=uj, error=None, nfev=1)
 
     def hessian(self, prep: Prep, A) -> Block:
         eng: Engine = prep.data
-        A, W = self._split(prep, A)
+        layout, ZB, ZS = self._split(eng, A)
         m, k = eng.m, eng.k
-        y, G, H = run(eng.lib, self._kernel(eng, "hessian"), [W, A], per_point=m + m * k + m * k * k,
-                      out_shapes=[(m,), (m, k), (m, k, k)])
+        y, G, H = self._run(eng, self._kernel(eng, "hessian", layout), [ZB], shared=[ZS],
+                      per_point=m + m * k + m * k * k, width=m * k, out_shapes=[(m,), (m, k), (m, k, k)])
         return Block(value=y, derivative=H, error=None, nfev=1, extra={"gradient": G})
 
     def hvp(self, prep: Prep, A, V) -> Block:
-        import numpy as np
-
-        eng: Engine = prep.data
-        A, W = self._split(prep, A)
-        V = np.ascontiguousarray(V, dtype=np.float64)
-        m, k = eng.m, eng.k
-        y, HV = run(eng.lib, self._kernel(eng, "hvp"), [W, A, V], per_point=m + m * k,
-                    out_shapes=[(m,), (m, k)])
+        m, k = len(prep.outputs), len(prep.wrt)
+        y, HV = self._product(prep, "hvp", A, V, m + m * k, m, [(m,), (m, k)])
         return Block(value=y, derivative=HV, error=None, nfev=1)

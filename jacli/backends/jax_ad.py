@@ -97,8 +97,8 @@ class JaxLibrary(Library):
         self._jax = jax
         return jax
 
-    def jit(self, fn, mode: str = "auto"):
-        return _AutoJit(self._jax, fn, mode)
+    def jit(self, fn, options: dict):
+        return _AutoJit(self._jax, fn, options.get("jit", "auto"))
 
     def asarray(self, a):
         return self.jnp.asarray(a, dtype=self.jnp.float64)
