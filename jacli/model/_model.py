@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, Optional
 
 
@@ -69,19 +70,19 @@ class Model:
         """``"python"`` for a Python-function model, ``"expressions"`` otherwise."""
         return "python" if self.function is not None else "expressions"
 
-    @property
+    @cached_property
     def input_names(self) -> tuple:
         return tuple(q.name for q in self.inputs)
 
-    @property
+    @cached_property
     def parameter_names(self) -> tuple:
         return tuple(q.name for q in self.parameters)
 
-    @property
+    @cached_property
     def output_names(self) -> tuple:
         return tuple(e.name for e in self.outputs)
 
-    @property
+    @cached_property
     def nominal(self) -> tuple:
         """Nominal input values, in input order."""
         return tuple(q.value for q in self.inputs)
