@@ -144,7 +144,10 @@ def worker(tool, op, path, npoints, repeats, checkfile):
         f(X, U)
         times.append(time.perf_counter() - t0)
     threads = None
-    if "torch" in tool:
+    if tool.startswith("jacli-torch"):
+        from jacli.backends import get_backend
+        threads = get_backend("torch").options_dict["threads"]   # set by jacli during its calls
+    elif "torch" in tool:
         import torch
         threads = torch.get_num_threads()
     print(json.dumps({"setup": t_build, "first": t_first, "times": times, "shape": shape,

@@ -9,16 +9,20 @@ PyTorch runs eagerly).
 
 The per-point function
 ----------------------
-``g(w, z) -> (m,)``: the model's outputs at one point, where ``z`` is the point's row of
-the backends' ``A`` array (inputs then parameters, ``prep.symbols`` order) and ``w`` the
-values of the differentiation variables (``prep.wrt``), which replace their columns of
-``z``.  Differentiating with respect to ``w`` only means parameters are constants unless
-they are in ``wrt``.
+``g(w, zb, zs) -> (m,)``: the model's outputs at one point.  The point's row of the
+backends' ``A`` array (inputs then parameters, ``prep.symbols`` order) is split into the
+columns carried per point (``zb``) and the parameters that are not differentiated and
+have one value over the whole batch (``zs``, passed once instead of N times); ``w`` are
+the values of the differentiation variables (``prep.wrt``, gathered from ``zb`` inside
+the kernel), which replace their columns.  Differentiating with respect to ``w`` only
+means parameters are constants unless they are in ``wrt``.
 
 * expression models: jacli's generated code run on the library's arrays
   (:mod:`jacli.model._xpcode`);
 * Python models (``model.function``): ``model.function.flat(z)`` — a pure function of a
-  1-D array in any Array-API namespace returning the m outputs.
+  1-D array in any Array-API namespace returning the m outputs.  Code that cannot run
+  under the library's transformations (Python ``if`` on a value, ``math.sin``) raises a
+  CapabilityError naming the user's line.
 
 The kernels (each vmapped over points)
 --------------------------------------
@@ -36,8 +40,11 @@ hessian    forward over reverse: ``jacfwd(jacrev(g))``, with the gradient and th
 hvp        forward over reverse: ``jvp`` of ``jacrev(g)`` along v
 =========  ====================================================================
 
-Memory: points are processed in chunks of at most :data:`CHUNK_ENTRIES` output numbers
-(per chunk: values plus derivatives), so a batch of any size runs in bounded memory.
+Memory and speed: points are processed in chunks of at most :data:`CHUNK_ENTRIES` output
+numbers (values plus derivatives), so a batch of any size runs in bounded memory, and of
+at most :data:`MAX_CHUNK_WIDTH` points × directions, which keeps a chunk's temporaries in
+cache (faster than the whole batch at once).  JAX compiles once per shape, so its chunks
+are padded (by repeating the last point) to a few sizes.
 """
 from __future__ import annotations
 
@@ -355,7 +362,10 @@ def _chunks(N: int, per_point: int, lib: Library, width: int = 1):
     while s < N:
         e = min(s + cap, N)
         n = e - s
-        out.append((s, e, _bucket(n, cap, smallest) if lib.pad else n))
+        # a batch of more than one chunk pads its last chunk to a full one: one compiled
+        # shape serves every large batch (at most one chunk of extra work)
+        size = (cap if N > cap else _bucket(n, cap, smallest)) if lib.pad else n
+        out.append((s, e, size))
         s = e
     return out
 

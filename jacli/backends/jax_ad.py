@@ -60,14 +60,20 @@ def count_equations(jaxpr) -> int:
 
 
 class _AutoJit:
-    """``fn`` compiled by ``jax.jit`` per argument shape, or run op by op when its traced
+    """``fn`` compiled by XLA once per argument shape, or run op by op when its traced
     program is larger than :data:`JIT_MAX_EQNS` (``mode="auto"``); ``"yes"``/``"no"``
-    force either."""
+    force either.  The program is traced once: the trace that is measured is the one
+    compiled."""
 
     def __init__(self, jax, fn, mode: str):
         self.jax, self.fn, self.mode = jax, fn, mode
         self.jitted = jax.jit(fn)
-        self.choice: dict = {}
+        self.compiled: dict = {}    # argument shapes -> compiled program, or None (op by op)
+
+    @property
+    def choice(self) -> dict:
+        """argument shapes -> compiled (True) or op by op (False)."""
+        return {k: v is not None for k, v in self.compiled.items()}
 
     def __call__(self, *args):
         if self.mode == "yes":
@@ -75,11 +81,12 @@ class _AutoJit:
         if self.mode == "no":
             return self.fn(*args)
         key = tuple(a.shape for a in args)
-        use = self.choice.get(key)
-        if use is None:
-            use = count_equations(self.jax.make_jaxpr(self.fn)(*args)) <= JIT_MAX_EQNS
-            self.choice[key] = use
-        return self.jitted(*args) if use else self.fn(*args)
+        if key not in self.compiled:
+            traced = self.jitted.trace(*args)
+            small = count_equations(traced.jaxpr) <= JIT_MAX_EQNS
+            self.compiled[key] = traced.lower().compile() if small else None
+        prog = self.compiled[key]
+        return self.fn(*args) if prog is None else prog(*args)
 
 
 class JaxLibrary(Library):
