@@ -59,8 +59,9 @@ CHUNK_ENTRIES = 2 ** 22
 #: at once): 2**17 keeps a chunk's temporaries in cache (measured, 10 x 10 Jacobians at 1e5
 #: points, i.e. 8192-point chunks: JAX 2x, PyTorch 1.5x faster than all points at once).
 MAX_CHUNK_WIDTH = 2 ** 17
-#: Most points in one chunk, whatever the kernel (products: 16384 measured best at 1e5).
-MAX_CHUNK_POINTS = 2 ** 14
+#: Most points in one chunk, whatever the kernel (products at 1e5 points: 16384-65536
+#: measured best, within noise of each other).
+MAX_CHUNK_POINTS = 2 ** 15
 #: Chunks dispatched ahead of the one being copied out (JAX dispatches asynchronously: the
 #: next chunks compute while this one is converted).
 PIPELINE = 3
@@ -362,9 +363,9 @@ def _chunks(N: int, per_point: int, lib: Library, width: int = 1):
     while s < N:
         e = min(s + cap, N)
         n = e - s
-        # a batch of more than one chunk pads its last chunk to a full one: one compiled
-        # shape serves every large batch (at most one chunk of extra work)
-        size = (cap if N > cap else _bucket(n, cap, smallest)) if lib.pad else n
+        # a batch of many chunks pads its last chunk to a full one: one compiled shape
+        # serves every large batch, for at most 1/8 more work
+        size = (cap if 8 * cap <= N else _bucket(n, cap, smallest)) if lib.pad else n
         out.append((s, e, size))
         s = e
     return out
