@@ -84,6 +84,7 @@ class Library:
 
     name = ""
     pad = False
+    max_chunk_points = None     # None: MAX_CHUNK_POINTS
 
     def __init__(self):
         self.ad = self.load()
@@ -355,7 +356,8 @@ def _bucket(n: int, cap: int, smallest: int) -> int:
 def _chunks(N: int, per_point: int, lib: Library, width: int = 1):
     """``[(start, stop, padded_size)]`` covering N points: at most CHUNK_ENTRIES output
     numbers (``per_point`` per point) and MAX_CHUNK_WIDTH points x ``width`` directions."""
-    cap = max(1, min(MAX_CHUNK_POINTS, CHUNK_ENTRIES // max(per_point, 1), MAX_CHUNK_WIDTH // max(width, 1)))
+    most = lib.max_chunk_points or MAX_CHUNK_POINTS
+    cap = max(1, min(most, CHUNK_ENTRIES // max(per_point, 1), MAX_CHUNK_WIDTH // max(width, 1)))
     cap = 1 << (cap.bit_length() - 1)   # a power of two
     out = []
     s = 0
