@@ -399,3 +399,17 @@ def test_python_model_that_cannot_be_traced(backend, tmp_path, capsys, monkeypat
     lines = err.strip().splitlines()
     assert len(lines) == 1 and f"backend '{backend}' cannot run" in lines[0] and "branchy.py:5" in lines[0]
     assert "--backend fd" in lines[0]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_where_discarding_an_undefined_branch(backend):
+    """where(x > 0, sqrt(x), 0) at x < 0: values and forward-mode products are right; reverse
+    mode (Jacobians with more inputs than outputs, Hessians) meets 0 * NaN in the discarded
+    branch's pull-back, as in any AD tool: the point is NONFINITE, never a wrong number."""
+    model = jacli.model_from_expressions("where(x > 0, sqrt(x), 0)*y", inputs=["x", "y"])
+    X = np.array([[-1.0, 2.0], [4.0, 1.0]])
+    jv = jacli.jvp(model, X, [[1.0, 0.0], [1.0, 0.0]], backend=backend)
+    assert jv.ok and jv.derivative[:, 0].tolist() == [0.0, 0.25]
+    r = jacli.jacobian(model, X, backend=backend)
+    assert r.value[:, 0].tolist() == [0.0, 2.0]
+    assert r.status.tolist() == [int(jacli.Status.NONFINITE), 0] and r.derivative[1, 0].tolist() == [0.25, 2.0]

@@ -130,7 +130,12 @@ def torch_namespace(functions) -> dict:
     }
     custom = {"cbrt": cbrt, "gamma": gamma, "gammaln": gammaln, "heaviside": heaviside, "where": where,
               "polygamma": polygamma}
-    ns: dict = {"__builtins__": {}}
+    # PyTorch's C++ comparison of a tensor with a Python float imports a module through the
+    # calling frame's builtins: the generated code (jacli's own, never user text) gets
+    # ``__import__`` and nothing else.
+    import builtins
+
+    ns: dict = {"__builtins__": {"__import__": builtins.__import__}}
     for f in functions:
         if f in ("pi", "e"):
             continue
