@@ -2,8 +2,8 @@
 
 * ``TestSympy``, ``TestFiniteDiff``, ``TestComplexStep``: the built-ins, one pytest test per
   check and scenario; ``TestJax``, ``TestTorch``: the AD backends, the same way, skipped with
-  their reason where JAX / PyTorch is not installed (CI installs both:
-  ``tests/test_ad_backends.py::test_libraries_installed_in_ci``).
+  their reason where JAX / PyTorch is not installed (CI installs both and requires them:
+  ``tests/test_environment.py``).
 * ``test_registered_backend_conforms``: every backend registered under the entry-point
   group ``jacli.backends`` — a plug-in is covered without anyone writing a class for it.
   Built-ins are never skipped; an unavailable plug-in is skipped with its own reason.
