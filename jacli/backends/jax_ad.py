@@ -82,9 +82,13 @@ class _AutoJit:
             return self.fn(*args)
         key = tuple(a.shape for a in args)
         if key not in self.compiled:
-            traced = self.jitted.trace(*args)
-            small = count_equations(traced.jaxpr) <= JIT_MAX_EQNS
-            self.compiled[key] = traced.lower().compile() if small else None
+            if hasattr(self.jitted, "trace"):
+                traced = self.jitted.trace(*args)
+                small = count_equations(traced.jaxpr) <= JIT_MAX_EQNS
+                self.compiled[key] = traced.lower().compile() if small else None
+            else:   # JAX before jit(...).trace: trace twice
+                small = count_equations(self.jax.make_jaxpr(self.fn)(*args)) <= JIT_MAX_EQNS
+                self.compiled[key] = self.jitted if small else None
         prog = self.compiled[key]
         return self.fn(*args) if prog is None else prog(*args)
 
