@@ -72,6 +72,7 @@ _ENGINES: "OrderedDict" = OrderedDict()
 _LOCK = threading.Lock()
 
 
+
 class Library:
     """Adaptor to one AD library: imports, transformations, array conversion.
 
@@ -194,22 +195,36 @@ class Engine:
     def layout(self, A):
         """``(B, S, wrt_idx)`` for the batch ``A``: parameters that are not differentiated
         and have one value over the whole batch are shared, every other column is per point."""
-        cand = [i for i in range(self.n_inputs, self.n_symbols) if i not in self.wrt_idx]
+        wset = self.__dict__.get("_wset")
+        if wset is None:
+            wset = self._wset = frozenset(self.wrt_idx)
+        cand = [i for i in range(self.n_inputs, self.n_symbols) if i not in wset]
         if cand and A.shape[0] > 0:
             P = A[:, cand]
             if not (P == P[:1]).all():
                 cand = []
         S = tuple(cand)
-        B = tuple(i for i in range(self.n_symbols) if i not in S)
+        if not S:
+            # the common case (no shared parameters): one layout object per kernel set, so
+            # kernel lookups hash the same tuples (1e5 entries for a 1e5-input model) once
+            full = self.__dict__.get("_full_layout")
+            if full is None:
+                full = self._full_layout = (tuple(range(self.n_symbols)), (), self.wrt_idx)
+            return full
+        sset = frozenset(S)
+        B = tuple(i for i in range(self.n_symbols) if i not in sset)
         return B, S, self.wrt_idx
 
     def kernel(self, op: str, options: tuple, layout):
         """The kernel of ``op`` for the backend options ``options`` (sorted items)."""
-        key = (op, options, layout)
+        # B is the complement of S and wrt_idx is fixed per kernel set: S alone identifies the
+        # layout, and hashing it is cheap (B holds every column: 1e5 of them on large models).
+        key = (op, options, layout[1])
         fn = self._kernels.get(key)
         if fn is None:
             B, S, wrt_idx = layout
-            wpos = [B.index(i) for i in wrt_idx]
+            where = {c: j for j, c in enumerate(B)}
+            wpos = [where[i] for i in wrt_idx]
             fn = self.lib.jit(getattr(self, "_build_" + op)(self.make(layout), self.lib.index(wpos)),
                               dict(options))
             self._kernels[key] = fn
