@@ -376,7 +376,9 @@ def _chunks(N: int, per_point: int, lib: Library, width: int = 1):
     cap = 1 << (cap.bit_length() - 1)   # a power of two
     out = []
     s = 0
-    smallest = 8 if per_point * 8 <= 2 ** 15 else 1
+    # single points (the common case on the command line and in optimisation loops) get
+    # their own shape: padding them to 8 would do 8x the work on every call
+    smallest = 8 if per_point * 8 <= 2 ** 15 and N > 1 else 1
     while s < N:
         e = min(s + cap, N)
         n = e - s
