@@ -23,7 +23,8 @@ large sizes are reached with a **Python-function model** — the same extended R
 
 Each tool runs in its own fresh process.
 
-    python benchmarks/bench_ad_large.py [--quick] [--repeats R] [--out FILE.md] [--json F]
+    python benchmarks/bench_ad_large.py [--quick] [--repeats R] [--eig-n N ...] [--out FILE.md]
+                                        [--json F] [--from-json F]
 """
 from __future__ import annotations
 
@@ -300,35 +301,47 @@ def report(raw) -> str:
     return "\n".join(out) + "\n"
 
 
+def targets(raw):
+    out = []
+    ratios = []
+    for n, tools in raw["products"].items():
+        j = tools.get("jax", {})
+        if "times" in j:
+            ratios.append((int(n), _median(_ratios(j["times"], "jacli_vjp", "f"))))
+    big = [r for n, r in ratios if n >= 100_000]
+    out.append(H.target_line("vjp/f < 3 with `-b jax` on a Python model, n ≥ 1e5 (worst size)",
+                             max(big) if big else None, 3.0, "max", unit="x"))
+    for n, tools in raw["eig"].items():
+        a, b = tools.get("jacli-eig", {}), tools.get("jax-eig", {})
+        ok = "eigsh_times" in a and "eigsh_times" in b
+        out.append(H.target_line(f"top-5 eigenvalues n = {int(n):,}: jacli `-b jax` + eigsh ≤ 1.5 × JAX + eigsh",
+                                 _median(a["eigsh_times"]) / _median(b["eigsh_times"]) if ok else None,
+                                 1.5, "max", unit="x",
+                                 best=min(a["eigsh_times"]) / min(b["eigsh_times"]) if ok else None))
+    return out
+
+
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--worker")
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--repeats", type=int, default=7)
-    ap.add_argument("--eig-n", type=int, nargs="*", default=list(EIG_N))
-    ap.add_argument("--out")
-    ap.add_argument("--json")
-    ap.add_argument("--workdir")
-    ap.add_argument("--from-json")
-    args = ap.parse_args(argv)
-    if args.worker:
-        spec = json.loads(args.worker)
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv and argv[0] == "--worker":
+        spec = json.loads(argv[1])
         print(json.dumps(WORKERS[spec["tool"]](spec)))
         return 0
+    ap = H.common_args(__doc__.splitlines()[0])
+    ap.add_argument("--eig-n", type=int, nargs="*", default=list(EIG_N))
+    ap.add_argument("--from-json")
+    args = H.parse_common(ap, argv)
+    args.repeats = args.repeats or 7
     if args.from_json:
         with open(args.from_json) as fh:
             raw = json.load(fh)
     else:
         raw = run(args)
-        raw["machine"] = H.machine_info() if hasattr(H, "machine_info") else {}
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(raw, fh, indent=1)
+    raw["targets"] = targets(raw)
     text = report(raw)
-    if args.out:
-        with open(args.out, "w") as fh:
-            fh.write(text)
-    print(text)
+    print(text + "\n" + H.targets_markdown(raw["targets"]) + "\n")
+    H.write_outputs(args, text, raw)
     return 0
 
 

@@ -7,7 +7,7 @@ script puts them together with the machine information and the target checks.
 Usage::
 
     python benchmarks/run_all.py [--quick] [--repeats R] [--out docs/benchmarks.md]
-                                 [--only build,batch,startup,products,hessian]
+                                 [--only build,batch,startup,products,hessian,ad,adlarge]
                                  [--json results.json]
 
 ``--quick`` is a smoke run (small sizes, 2-3 repeats): it checks that everything runs,
@@ -36,6 +36,8 @@ BENCHES = {
     "startup": ("bench_startup.py", "Start-up"),
     "products": ("bench_products.py", "Products: VJP cost relative to f"),
     "hessian": ("bench_hessian.py", "Hessians: dense and matrix-free eigenvalues"),
+    "ad": ("bench_ad_overhead.py", "AD backends against hand-written JAX/PyTorch"),
+    "adlarge": ("bench_ad_large.py", "Large models through the AD backends"),
 }
 
 
