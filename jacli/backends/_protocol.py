@@ -87,7 +87,7 @@ class Prep:
             problems.append("model (prepared for a different model)")
         if op != self.op:
             problems.append(f"operation {op!r} (prepared for {self.op!r})")
-        if tuple(wrt) != self.wrt:
+        if wrt is not self.wrt and tuple(wrt) != self.wrt:   # identity first: 1e6 names
             problems.append(f"variables {list(wrt)} (prepared for {list(self.wrt)})")
         if problems:
             raise PrepMismatch("this Prep cannot be used here: " + "; ".join(problems))
