@@ -110,7 +110,11 @@ def worker_jax(spec):
     xj = jnp.asarray(x)
     fj(xj).block_until_ready()
     res["jax_err"] = _rel(np.asarray(gj(xj)), ref)
+    from jacli.model._numeric import model_function
+    F = model_function(model)
+    A = _ops._full_args(model, X)
     times, _ = paired({
+        "f_jacli": lambda: F(A),
         "f": lambda: fj(xj).block_until_ready(),
         "jax_grad": lambda: gj(xj).block_until_ready(),
         "jacli_vjp": lambda: jacli.vjp(model, X, [1.0], prep=(be, prep)),
@@ -262,19 +266,22 @@ def report(raw) -> str:
            "fresh process per tool; medians over alternating rounds. f = the same user function "
            "compiled by hand (`jax.jit(f)`, PyTorch forward with 1 thread).", "",
            "### Gradient cost: time(vjp) / time(f)", "",
-           "| n | f (JAX jit) ms | jacli `-b jax` vjp ms | **jacli jax vjp/f** | JAX grad/f | "
+           "| n | f (JAX jit) ms | f (jacli, NumPy) ms | jacli `-b jax` vjp ms | **jacli jax vjp/f (JAX jit)** | jacli jax vjp/f (jacli) | JAX grad/f | "
            "f (PyTorch) ms | jacli `-b torch` vjp/f | PyTorch grad/f | max rel. err (jacli jax, torch) | "
            "jacli load s | first call s |",
-           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for n, tools in raw["products"].items():
         j, t = tools.get("jax", {}), tools.get("torch", {})
         if "error" in j or "error" in t:
-            out.append(f"| {int(n):,} | error: {j.get('error') or t.get('error')} |||||||||")
+            out.append(f"| {int(n):,} | error: {j.get('error') or t.get('error')} |||||||||||")
             continue
         jt, tt = j["times"], t["times"]
         out.append(
-            f"| {int(n):,} | {_fmt(_median(jt['f']), 'ms')} | {_fmt(_median(jt['jacli_vjp']), 'ms')} | "
-            f"**{_median(_ratios(jt, 'jacli_vjp', 'f')):.2f}** | {_median(_ratios(jt, 'jax_grad', 'f')):.2f} | "
+            f"| {int(n):,} | {_fmt(_median(jt['f']), 'ms')} | {_fmt(_median(jt.get('f_jacli', [])), 'ms')} | "
+            f"{_fmt(_median(jt['jacli_vjp']), 'ms')} | "
+            f"**{_median(_ratios(jt, 'jacli_vjp', 'f')):.2f}** | "
+            f"{_median(_ratios(jt, 'jacli_vjp', 'f_jacli')) if 'f_jacli' in jt else float('nan'):.2f} | "
+            f"{_median(_ratios(jt, 'jax_grad', 'f')):.2f} | "
             f"{_fmt(_median(tt['f']), 'ms')} | {_median(_ratios(tt, 'jacli_vjp', 'f')):.2f} | "
             f"{_median(_ratios(tt, 'torch_grad', 'f')):.2f} | "
             f"{j['jacli_err']:.1e}, {t['jacli_err']:.1e} | {j['load']:.2f} | {j['first']:.2f} |")
