@@ -123,6 +123,20 @@ def is_python_model(model) -> bool:
     return getattr(model, "function", None) is not None
 
 
+def _sources(layout) -> list:
+    """For each symbol column, where its value comes from: ``(0, p)`` = ``zb[p]``, ``(1, p)`` =
+    ``zs[p]``, ``(2, j)`` = ``w[j]`` (a differentiation variable replaces its column)."""
+    B, S, wrt_idx = layout
+    src = [None] * (len(B) + len(S))
+    for p, i in enumerate(B):
+        src[i] = (0, p)
+    for p, i in enumerate(S):
+        src[i] = (1, p)
+    for j, i in enumerate(wrt_idx):
+        src[i] = (2, j)
+    return src
+
+
 def _runs(src) -> list:
     """``[(part, lo, hi)]``: ``src`` (a list of ``(part, position)``) as runs of consecutive
     positions of one part, so a row can be assembled from slices."""
@@ -157,18 +171,10 @@ def point_maker(model, lib: Library):
         concat = lib.concat
 
         def make(layout):
-            B, S, wrt_idx = layout
             # the full row z from runs of consecutive columns of zb, zs and w: slices and
             # one concatenation, not a gather (whose reverse is a scatter-add: 20x the cost
             # of the function's gradient at n = 1e6 on the CPU)
-            src = [None] * (len(B) + len(S))
-            for p, i in enumerate(B):
-                src[i] = (0, p)
-            for p, i in enumerate(S):
-                src[i] = (1, p)
-            for j, i in enumerate(wrt_idx):
-                src[i] = (2, j)
-            runs = _runs(src)
+            runs = _runs(_sources(layout))
 
             def g(w, zb, zs):
                 parts = (zb, zs, w)
@@ -182,15 +188,7 @@ def point_maker(model, lib: Library):
     raw = expr_point_function(model, lib.name)
 
     def make(layout):
-        B, S, wrt_idx = layout
-        src = [None] * (len(B) + len(S))
-        for p, i in enumerate(B):
-            src[i] = (0, p)
-        for p, i in enumerate(S):
-            src[i] = (1, p)
-        for j, i in enumerate(wrt_idx):
-            src[i] = (2, j)
-        src = tuple(src)
+        src = tuple(_sources(layout))
 
         def g(w, zb, zs):
             parts = (zb, zs, w)

@@ -223,9 +223,9 @@ def point_records(points, model, *, prefix=None, names=(), vector=None, role="in
     return records()
 
 
-def write_results(results, *, fmt, output, model, single, **writer_kw) -> int:
-    """Stream ``results`` to ``output`` in ``fmt``; the exit code (5 when some points failed,
-    with one line on stderr)."""
+def write_results(results, *, fmt, output, model, single, make=None, **writer_kw) -> int:
+    """Stream ``results`` to ``output`` in ``fmt`` (or through ``make(fp)``, a writer
+    factory); the exit code (5 when some points failed, with one line on stderr)."""
     import sys
 
     from .._io import atomic_open
@@ -234,7 +234,8 @@ def write_results(results, *, fmt, output, model, single, **writer_kw) -> int:
 
     failed, first = 0, None
     with atomic_open(output) as fp:
-        writer = make_writer(fmt, fp, model=model.name, single=single, **writer_kw)
+        writer = make(fp) if make is not None else \
+            make_writer(fmt, fp, model=model.name, single=single, **writer_kw)
         for res in results:
             bad = res.status != 0
             if first is None and bad.any():

@@ -137,31 +137,14 @@ def _chain(comp, wrt, backend, fmt, output, sparsity, per_stage, at, points, bat
 
 def _stage_table(results, output, comp, single, sparsity):
     """``--per-stage`` tables: as write_results, with the stages drawn under each point."""
-    import sys
-
     from rich.console import Console
 
-    from .._io import atomic_open
     from ..render.stages import StageTableWriter
+    from ._options import write_results
 
-    failed, first = 0, None
-    with atomic_open(output) as fp:
-        writer = StageTableWriter(Console(file=fp), model=comp.name, single=single, sparsity=sparsity)
-        for res in results:
-            bad = res.status != 0
-            if first is None and bad.any():
-                first = res.messages[int(bad.argmax())]
-            failed += int(bad.sum())
-            writer.write(res)
-        writer.close()
-    if not failed:
-        return 0
-    if single:
-        sys.stderr.write(f"jacli: error: {first or 'the point failed'}\n")
-    else:
-        sys.stderr.write(f"jacli: error: {failed} point{'s' if failed > 1 else ''} failed "
-                         "(see their status and message in the output); the others were written\n")
-    return int(ExitCode.POINTS_FAILED)
+    return write_results(results, fmt="table", output=output, model=comp, single=single,
+                         make=lambda fp: StageTableWriter(Console(file=fp), model=comp.name,
+                                                          single=single, sparsity=sparsity))
 
 
 def _first_message(res):
