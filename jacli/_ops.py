@@ -230,7 +230,8 @@ def hvp_function(model, at=None, *, output=None, wrt=None, backend="auto", param
 
     ``hvp(V)`` takes a vector (k,) or a block (k, p) and returns ∇²f·V of the same shape,
     without ever forming the k×k Hessian (sympy: forward over reverse, one generated
-    evaluation per column of V).  For matrix-free curvature (Lanczos, trace estimates).
+    evaluation per column of V; a backend with ``hvp_operator`` — jax, torch — compiles the
+    products at the point once).  For matrix-free curvature (Lanczos, trace estimates).
 
     Examples
     --------
@@ -255,6 +256,16 @@ def hvp_function(model, at=None, *, output=None, wrt=None, backend="auto", param
         raise UsageError("a matrix-free Hessian operator is defined at one point")
     A1 = _full_args(model, X)
     k = len(p.wrt)
+    at_point = getattr(be, "hvp_operator", None)      # a backend's operator at a fixed point
+    if at_point is not None:
+        fixed = at_point(p, A1[0])
+
+        def hv(V):
+            V = np.asarray(V, dtype=float)
+            single = V.ndim == 1
+            out = fixed(np.ascontiguousarray(V.reshape(k, -1).T))       # (p, k)
+            return out[0] if single else out.T
+        return hv, k, p.wrt
 
     def hv(V):
         V = np.asarray(V, dtype=float)

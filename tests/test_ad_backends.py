@@ -406,3 +406,22 @@ def test_where_discarding_an_undefined_branch(backend):
     r = jacli.jacobian(model, X, backend=backend)
     assert r.value[:, 0].tolist() == [0.0, 2.0]
     assert r.status.tolist() == [int(jacli.Status.NONFINITE), 0] and r.derivative[1, 0].tolist() == [0.25, 2.0]
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_hvp_function_at_a_fixed_point_matches_sympy(backend):
+    """hvp_function uses the AD backends' hvp_operator (the point compiled in as a constant):
+    the products equal the exact Hessian times V, with parameters and a wrt subset too."""
+    pytest.importorskip(backend)
+    import os
+
+    m = jacli.load_model(os.path.join(os.path.dirname(__file__), "..", "samples", "arm.toml"))
+    m = m.select_outputs(["x"])
+    V = np.array([[1.0, -2.0], [0.5, 3.0], [0.0, 1.0]])
+    for wrt in (None, ["theta2", "l1", "l2"]):
+        at = {"theta1": 0.7, "theta2": -0.4}
+        hv, k, names = jacli.hvp_function(m, at, wrt=wrt, backend=backend)
+        H = jacli.hessian(m, at, wrt=wrt, backend="sympy").derivative[0, 0]
+        W = V[:k]
+        np.testing.assert_allclose(hv(W), H @ W, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(hv(W[:, 0]), H @ W[:, 0], rtol=1e-12, atol=1e-14)

@@ -323,6 +323,28 @@ class Engine:
             return y, J, lib.symmetrize(H)
         return ad.vmap(point, (0, None))
 
+    def hvp_at(self, layout, zb, zs, options: tuple):
+        """``hv(Vb)``: Hessian-vector products (Vb (p, k) -> (p, k)) of output 0 at one fixed
+        point, compiled with the point as a constant (as a hand-written ``jit(jvp(grad f))``
+        at ``x0`` is: what depends on the point alone is computed once, not per product)."""
+        lib = self.lib
+        ad = lib.ad
+        B, S, wrt_idx = layout
+        where = {c: j for j, c in enumerate(B)}
+        wpos = _positions(lib, [where[i] for i in wrt_idx])
+        g = self.make(layout)
+        zb, zs = lib.asarray(zb), lib.asarray(zs)
+        w0 = zb[wpos]
+        grad = ad.jacrev(lambda w_: g(w_, zb, zs))
+
+        def one(v):
+            return ad.jvp(grad, (w0,), (v,))[1][0]
+        fn = lib.jit(ad.vmap(one), dict(options))
+
+        def hv(Vb):
+            return lib.numpy(fn(lib.asarray(Vb)))
+        return hv
+
     def _build_hvp(self, g, wpos):
         ad = self.lib.ad
         grad = ad.jacrev(self._aux(g), has_aux=True)
@@ -564,6 +586,16 @@ class ADBackend(Backend):
         V = np.ascontiguousarray(V, dtype=np.float64)
         return self._run(eng, self._kernel(eng, op, layout), [ZB, V], shared=[ZS], per_point=per_point,
                    width=width, out_shapes=out_shapes)
+
+    def hvp_operator(self, prep: Prep, a_row):
+        """Hessian-vector products of output 0 at the point ``a_row`` (a row of ``A``), for
+        matrix-free curvature: ``hv(Vb)`` with Vb (p, k) -> (p, k).  Used by
+        :func:`jacli.hvp_function`; the point is a constant of the compiled program."""
+        import numpy as np
+
+        eng: Engine = prep.data
+        layout, ZB, ZS = self._split(eng, np.asarray(a_row, dtype=np.float64).reshape(1, -1))
+        return eng.hvp_at(layout, ZB[0], ZS, tuple(sorted(self.options_dict.items())))
 
     def jvp(self, prep: Prep, A, V) -> Block:
         m = len(prep.outputs)
