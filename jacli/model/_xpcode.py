@@ -61,7 +61,12 @@ def jax_namespace(functions) -> dict:
     import jax.scipy.special as jss
 
     special = {"erf", "erfc", "gamma", "gammaln", "polygamma"}
-    ns: dict = {"__builtins__": {}}
+    # C-level code that imports a module lazily (JAX's array conversion of NumPy input, as
+    # PyTorch's comparisons below) looks up ``__import__`` in the calling frame's builtins:
+    # the generated code (jacli's own, never user text) gets that and nothing else.
+    import builtins
+
+    ns: dict = {"__builtins__": {"__import__": builtins.__import__}}
     for f in functions:
         if f in ("pi", "e"):
             continue
