@@ -93,6 +93,12 @@ class _AutoJit:
         return self.fn(*args) if prog is None else prog(*args)
 
 
+#: NumPy arrays up to this many numbers go into compiled programs as they are (less per-call
+#: overhead: single points, matrix-free products); larger chunks are put on the device first,
+#: which lets JAX overlap one chunk's transfer with the previous chunk's work.
+_DIRECT_MAX = 1 << 21
+
+
 class JaxLibrary(Library):
     name = "jax"
     pad = True          # XLA compiles once per shape: pad chunks to a few sizes
@@ -117,7 +123,7 @@ class JaxLibrary(Library):
         # uncompiled path converts on first use.
         import numpy as np
 
-        if isinstance(a, np.ndarray):
+        if isinstance(a, np.ndarray) and a.size <= _DIRECT_MAX:
             return np.ascontiguousarray(a, dtype=np.float64)
         return self.jnp.asarray(a, dtype=self.jnp.float64)
 
