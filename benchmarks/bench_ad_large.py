@@ -28,7 +28,6 @@ Each tool runs in its own fresh process.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -41,7 +40,7 @@ sys.path.insert(0, HERE)
 
 import _harness as H  # noqa: E402
 import gen_models as G  # noqa: E402
-from bench_hessian import EIG_COUNT, _eig_runs, exact_hvp  # noqa: E402
+from bench_hessian import _eig_runs, exact_hvp  # noqa: E402
 from bench_products import _median, paired  # noqa: E402
 
 SIZES = (1_000, 10_000, 100_000, 1_000_000)
@@ -83,27 +82,51 @@ def _user_f(path):
 # ============================================================================ workers
 
 
-def worker_jax(spec):
-    import numpy as np
-    import jax
-    jax.config.update("jax_enable_x64", True)
-    import jax.numpy as jnp
+def _jacli_vjp(spec, backend):
+    """Load the model, prepare a vjp with ``backend`` and make the first (compiling) call:
+    ``(res, x, ref, model, X, vjp)`` with load/first-call times and the error in ``res`` and
+    ``vjp()`` the whole library call to time."""
     import jacli
     from jacli import _ops
-    path, n, repeats = spec["path"], spec["n"], spec["repeats"]
+    n = spec["n"]
     res = {}
     x = G.rosen_point(n)
     ref = exact_grad(x)
     t0 = time.perf_counter()
-    model = jacli.load_model(path, inputs=n)
+    model = jacli.load_model(spec["path"], inputs=n)
     res["load"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    model, be, prep = _ops.prepare(model, "vjp", backend="jax")
+    model, be, prep = _ops.prepare(model, "vjp", backend=backend)
     X = x.reshape(1, -1)
     r = jacli.vjp(model, X, [1.0], prep=(be, prep))
     res["first"] = time.perf_counter() - t0
     res["jacli_err"] = _rel(r.derivative[0], ref)
     res["status"] = int(r.status[0])
+    return res, x, ref, model, X, lambda: jacli.vjp(model, X, [1.0], prep=(be, prep))
+
+
+def _eig_measure(hv, x, repeats, res, t0):
+    """First product (its time since ``t0`` is ``prepare``), per-HVP time and the eigenvalue runs."""
+    import numpy as np
+    n = x.size
+    v = np.random.default_rng(5).standard_normal(n)
+    w = hv(v)
+    res["prepare"] = time.perf_counter() - t0
+    res["hvp_err"] = _rel(w, exact_hvp(x, v))
+    times, _ = paired({"hvp": lambda: hv(v)}, max(3, repeats))
+    res["times"] = times
+    _eig_runs(hv, n, repeats, res, "")
+    return res
+
+
+def worker_jax(spec):
+    import numpy as np
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    from jacli import _ops
+    path, repeats = spec["path"], spec["repeats"]
+    res, x, ref, model, X, vjp = _jacli_vjp(spec, "jax")
     f = _user_f(path)
     fj = jax.jit(f)
     gj = jax.jit(jax.grad(f))
@@ -117,32 +140,17 @@ def worker_jax(spec):
         "f_jacli": lambda: F(A),
         "f": lambda: fj(xj).block_until_ready(),
         "jax_grad": lambda: gj(xj).block_until_ready(),
-        "jacli_vjp": lambda: jacli.vjp(model, X, [1.0], prep=(be, prep)),
+        "jacli_vjp": vjp,
     }, repeats)
     res["times"] = times
     return res
 
 
 def worker_torch(spec):
-    import numpy as np
     import torch
     torch.set_num_threads(1)                       # as jacli's torch backend by default
-    import jacli
-    from jacli import _ops
-    path, n, repeats = spec["path"], spec["n"], spec["repeats"]
-    res = {}
-    x = G.rosen_point(n)
-    ref = exact_grad(x)
-    t0 = time.perf_counter()
-    model = jacli.load_model(path, inputs=n)
-    res["load"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    model, be, prep = _ops.prepare(model, "vjp", backend="torch")
-    X = x.reshape(1, -1)
-    r = jacli.vjp(model, X, [1.0], prep=(be, prep))
-    res["first"] = time.perf_counter() - t0
-    res["jacli_err"] = _rel(r.derivative[0], ref)
-    res["status"] = int(r.status[0])
+    path, repeats = spec["path"], spec["repeats"]
+    res, x, ref, model, X, vjp = _jacli_vjp(spec, "torch")
     f = _user_f(path)
     xt = torch.tensor(x, dtype=torch.float64)
 
@@ -156,13 +164,12 @@ def worker_torch(spec):
         return g
     res["torch_err"] = _rel(grad().numpy(), ref)
     times, _ = paired({"f": fwd, "torch_grad": grad,
-                       "jacli_vjp": lambda: jacli.vjp(model, X, [1.0], prep=(be, prep))}, repeats)
+                       "jacli_vjp": vjp}, repeats)
     res["times"] = times
     return res
 
 
 def worker_jacli_eig(spec):
-    import numpy as np
     import jacli
     path, n, repeats = spec["path"], spec["n"], spec["repeats"]
     res = {}
@@ -170,16 +177,9 @@ def worker_jacli_eig(spec):
     t0 = time.perf_counter()
     model = jacli.load_model(path, inputs=n)
     res["load"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    t0 = time.perf_counter()                           # prepare + compile + first product
     hv, k, names = jacli.hvp_function(model, x.reshape(1, -1), backend="jax")
-    v = np.random.default_rng(5).standard_normal(n)
-    w = hv(v)
-    res["prepare"] = time.perf_counter() - t0          # prepare + compile + first product
-    res["hvp_err"] = _rel(w, exact_hvp(x, v))
-    times, _ = paired({"hvp": lambda: hv(v)}, max(3, repeats))
-    res["times"] = times
-    _eig_runs(hv, n, repeats, res, "")
-    return res
+    return _eig_measure(hv, x, repeats, res, t0)
 
 
 def worker_jax_eig(spec):
@@ -196,15 +196,7 @@ def worker_jax_eig(spec):
 
     def hv(v):
         return np.asarray(hvp(jnp.asarray(v)))
-    v = np.random.default_rng(5).standard_normal(n)
-    t0 = time.perf_counter()
-    w = hv(v)
-    res["prepare"] = time.perf_counter() - t0
-    res["hvp_err"] = _rel(w, exact_hvp(x, v))
-    times, _ = paired({"hvp": lambda: hv(v)}, max(3, repeats))
-    res["times"] = times
-    _eig_runs(hv, n, repeats, res, "")
-    return res
+    return _eig_measure(hv, x, repeats, res, time.perf_counter())
 
 
 WORKERS = {"jax": worker_jax, "torch": worker_torch, "jacli-eig": worker_jacli_eig,
